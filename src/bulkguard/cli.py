@@ -1,0 +1,109 @@
+"""The ``bulkguard`` command line. Each subcommand's work lives in its own module,
+imported only when that subcommand runs, so the CLI starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+
+def _lazy(target: str):
+    """``"pkg.module:function"`` -> a function that imports it on call."""
+    mod, func = target.split(":")
+
+    def run(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(mod), func)(args)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bulkguard",
+                                description="Stop automated bulk messaging from platform metadata.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("replay", help="replay an events file and write decisions")
+    r.add_argument("events", help="events JSONL file, .gz, or - for stdin")
+    r.add_argument("--out", required=True, help="decisions JSONL file to write")
+    r.add_argument("--rejected", help="dead-letter file for bad lines (default: next to --out)")
+    r.add_argument("--strict", action="store_true", help="stop at the first bad line (exit 2)")
+    r.add_argument("--rules", help="rules TOML file (default: the shipped rules)")
+    r.add_argument("--model", help="model file (default: the shipped model; 'none' for rules only)")
+    r.add_argument("--state", help="checkpoint directory: a killed run started again resumes")
+    r.add_argument("--checkpoint-every", type=int, default=200_000, metavar="N",
+                   help="events between checkpoints with --state (default 200000)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(run=_lazy("bulkguard.ingest.replay:run"))
+
+    s = sub.add_parser("simulate", help="generate a labeled traffic scenario")
+    s.add_argument("--out", required=True, help="output directory (events.jsonl, labels.jsonl)")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--accounts", type=int, default=5000, help="number of human accounts")
+    s.add_argument("--days", type=float, default=3.0)
+    s.add_argument("--background", help="SNAP temporal edge list (SRC DST UNIXTS), optionally .gz")
+    s.add_argument("--mix", help="abuser mix: 'default', or archetype=count,... ")
+    s.set_defaults(run=_lazy("bulkguard.sim.cli:run"))
+
+    e = sub.add_parser("evaluate", help="score a decisions file against a labeled scenario")
+    e.add_argument("--events", required=True)
+    e.add_argument("--labels", required=True)
+    e.add_argument("--decisions", required=True)
+    e.add_argument("--report", help="directory for report.md, report.html and plots")
+    e.add_argument("--json", dest="json_out", help="also write the metrics as JSON here")
+    e.set_defaults(run=_lazy("bulkguard.eval.cli:run"))
+
+    d = sub.add_parser("demo", help="simulate a scenario, replay it, evaluate it")
+    d.add_argument("--out", default="demo-out")
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--accounts", type=int, default=3000)
+    d.add_argument("--days", type=float, default=2.0)
+    d.set_defaults(run=_lazy("bulkguard.demo:run"))
+
+    t = sub.add_parser("train", help="train the detection model on labeled scenarios")
+    t.add_argument("--scenarios", nargs="+", required=True, help="scenario directories")
+    t.add_argument("--out", required=True, help="model file to write (model card beside it)")
+    t.set_defaults(run=_lazy("bulkguard.scoring.train:run"))
+
+    b = sub.add_parser("business", help="business lane tools")
+    bsub = b.add_subparsers(dest="business_command", required=True, metavar="SUBCOMMAND")
+    bs = bsub.add_parser("status", help="tier, quality, paused templates of a business")
+    bs.add_argument("account")
+    bs.add_argument("--events", required=True)
+    bs.set_defaults(run=_lazy("bulkguard.policy.cli:status"))
+
+    q = sub.add_parser("qr", help="signed contact QR codes and click-to-chat links")
+    qsub = q.add_subparsers(dest="qr_command", required=True, metavar="SUBCOMMAND")
+    qi = qsub.add_parser("issue", help="issue a QR code and link for an account")
+    qi.add_argument("account")
+    qi.add_argument("--prefill", help="text to prefill in the chat (max 140 characters)")
+    qi.add_argument("--business", action="store_true", help="a business code (opt-in on scan)")
+    qi.add_argument("--out", required=True, help="PNG or SVG file")
+    qi.add_argument("--db", help="key and generation store directory")
+    qi.add_argument("--base-url", help="click-to-chat base URL")
+    qi.set_defaults(run=_lazy("bulkguard.qr:cli_issue"))
+    qr_ = qsub.add_parser("resolve", help="verify a token or link; print the account")
+    qr_.add_argument("token")
+    qr_.add_argument("--db")
+    qr_.set_defaults(run=_lazy("bulkguard.qr:cli_resolve"))
+    qx = qsub.add_parser("reset", help="revoke every earlier code of an account")
+    qx.add_argument("account")
+    qx.add_argument("--db")
+    qx.set_defaults(run=_lazy("bulkguard.qr:cli_reset"))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

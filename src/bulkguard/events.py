@@ -1,0 +1,282 @@
+"""Typed events of the wire contract (``shared/spec/events.md``), JSONL reading and dead letters.
+
+Every event type is a msgspec ``Struct`` tagged by ``type``; decoding a line both parses
+and validates it, so a line is either an event or an :class:`EventError` with a reason.
+
+>>> ev = decode_line(b'{"type":"block","ts":1,"blocker":"b","blocked":"a","note":"x"}')
+>>> ev.blocker, ev.ts
+('b', 1.0)
+>>> decode_line(b'{"type":"teleport","ts":1}')
+Traceback (most recent call last):
+...
+bulkguard.events.EventError: unknown event type 'teleport'
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, BinaryIO, Literal, Optional, Union
+
+import msgspec
+
+# `le`/`ge` bounds make msgspec refuse non-finite numbers (JSON has no NaN; 1e999 overflows).
+Ts = Annotated[float, msgspec.Meta(ge=-1e15, le=1e15)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+MessageKind = Literal["text", "image", "video", "audio", "document", "link", "other"]
+AccountKind = Literal["personal", "business"]
+ReportReason = Literal["spam", "abuse", "scam", "other"]
+OptinSource = Literal["qr", "link", "web", "chat", "other"]
+TemplateCategory = Literal["marketing", "utility", "authentication"]
+
+
+class Event(msgspec.Struct, tag_field="type", omit_defaults=True, frozen=True):
+    ts: Ts
+
+
+class Register(Event, tag="register"):
+    account: str
+    kind: AccountKind = "personal"
+    phone: Optional[str] = None
+    ip: Optional[str] = None
+    device: Optional[str] = None
+    client: Optional[str] = None
+    country: Optional[str] = None
+
+
+class Message(Event, tag="message"):
+    sender: str
+    recipient: Optional[str] = None
+    group: Optional[str] = None
+    kind: Optional[MessageKind] = None
+    size: Optional[Count] = None
+    forwarded: Count = 0
+    digest: Optional[str] = None
+    template: Optional[str] = None
+    typing_ms: Optional[Count] = None
+
+    def __post_init__(self) -> None:
+        if (self.recipient is None) == (self.group is None):
+            raise ValueError("a message needs exactly one of `recipient` or `group`")
+
+
+class ContactAdd(Event, tag="contact_add"):
+    account: str
+    contact: str
+
+
+class ContactSync(Event, tag="contact_sync"):
+    account: str
+    numbers: Count
+    matched: Count
+
+
+class GroupCreate(Event, tag="group_create"):
+    account: str
+    group: str
+    size_limit: Optional[Count] = None
+
+
+class GroupJoin(Event, tag="group_join"):
+    group: str
+    member: str
+    added_by: Optional[str] = None
+
+
+class Report(Event, tag="report"):
+    reporter: str
+    reported: str
+    reason: Optional[ReportReason] = None
+    messages: Optional[list[str]] = None
+
+
+class Block(Event, tag="block"):
+    blocker: str
+    blocked: str
+
+
+class OptIn(Event, tag="optin"):
+    business: str
+    customer: str
+    source: Optional[OptinSource] = None
+
+
+class OptOut(Event, tag="optout"):
+    business: str
+    customer: str
+
+
+class TemplateRegister(Event, tag="template_register"):
+    business: str
+    template: str
+    category: Optional[TemplateCategory] = None
+
+
+AnyEvent = Union[
+    Message, Register, ContactAdd, ContactSync, GroupCreate, GroupJoin,
+    Report, Block, OptIn, OptOut, TemplateRegister,
+]
+EVENT_TYPES: dict[str, type[Event]] = {
+    c.__struct_config__.tag: c for c in AnyEvent.__args__  # type: ignore[attr-defined]
+}
+
+
+class Decision(msgspec.Struct, frozen=True):
+    """One line of the decisions file (spec: Decisions)."""
+
+    line: int
+    ts: float
+    account: str
+    action: Literal["throttle", "challenge", "suspend", "ban", "reinstate", "reject"]
+    score: float
+    reasons: list[str]
+
+
+class Label(msgspec.Struct, frozen=True):
+    account: str
+    label: Literal["legit", "abusive"]
+    archetype: str = ""
+
+
+class EventError(ValueError):
+    """A line that is not a valid event; the message says why."""
+
+
+_decoder = msgspec.json.Decoder(AnyEvent)
+_encoder = msgspec.json.Encoder()
+
+
+def _explain(err: Exception, line: bytes) -> str:
+    msg = str(err)
+    if isinstance(err, UnicodeDecodeError):
+        return f"not valid UTF-8 (byte {err.start})"
+    if not isinstance(err, msgspec.ValidationError):
+        return msg
+    if "at `$.type`" in msg and msg.startswith("Invalid value"):
+        return "unknown event type " + msg.removeprefix("Invalid value ").split(" - ")[0]
+    if msg == "Object missing required field `type`":
+        return "missing required field `type`"
+    if msg.startswith("Expected `object`"):
+        return "not a JSON object" + msg.removeprefix("Expected `object`")
+    return msg
+
+
+def decode_line(line: bytes) -> AnyEvent:
+    """Decode and validate one JSON line; raise :class:`EventError` naming the problem."""
+    try:
+        return _decoder.decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as err:
+        raise EventError(_explain(err, line)) from None
+
+
+def encode_event(ev: Event) -> bytes:
+    """Encode an event as one JSON line (without newline); optional fields left out."""
+    return _encoder.encode(ev)
+
+
+@dataclass(slots=True)
+class ReadStats:
+    read: int = 0       # physical lines seen (including empty and bad)
+    accepted: int = 0
+    rejected: int = 0
+    empty: int = 0
+
+    def summary(self) -> str:
+        return (f"read {self.read} lines: {self.accepted} accepted, "
+                f"{self.rejected} rejected, {self.empty} empty skipped")
+
+
+def open_input(path: str | Path) -> BinaryIO:
+    """Open an events file: a path, a ``.gz`` path, or ``-`` for standard input."""
+    if str(path) == "-":
+        return sys.stdin.buffer
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"events file not found: {p}")
+    f = open(p, "rb")
+    if p.suffix == ".gz" or f.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+    return f
+
+
+def iter_lines(stream: BinaryIO, start_line: int = 0) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_line_without_newline)``, 1-based, skipping ``start_line`` lines."""
+    n = 0
+    for raw in stream:
+        n += 1
+        if n <= start_line:
+            continue
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+        yield n, raw
+
+
+class DeadLetters:
+    """Writes each bad line unchanged, with its line number and reason, as one JSON object."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path else None
+        self._f: io.BufferedWriter | None = None
+        self.count = 0
+
+    def write(self, line_no: int, raw: bytes, reason: str) -> None:
+        self.count += 1
+        if self.path is None:
+            return
+        if self._f is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._f = open(self.path, "ab")
+        # The raw bytes may not be UTF-8; keep them exact via surrogateescape-free latin-1 when needed.
+        try:
+            text, enc = raw.decode("utf-8"), None
+        except UnicodeDecodeError:
+            text, enc = raw.hex(), "hex"
+        rec = {"line": line_no, "reason": reason, "raw": text}
+        if enc:
+            rec["raw_encoding"] = enc
+        self._f.write(_encoder.encode(rec) + b"\n")
+
+    def flush(self) -> None:
+        if self._f is not None:
+            self._f.flush()
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+def read_events(path: str | Path, *, strict: bool = False,
+                dead: DeadLetters | None = None,
+                stats: ReadStats | None = None) -> Iterator[tuple[int, AnyEvent]]:
+    """Yield ``(line_number, event)`` for the valid lines of a file.
+
+    Bad lines go to ``dead`` (default mode) or raise :class:`EventError` with the
+    line number (``strict``). Empty lines are skipped and counted.
+    """
+    stats = stats if stats is not None else ReadStats()
+    with open_input(path) as f:
+        for n, raw in iter_lines(f):
+            stats.read = n
+            if not raw.strip():
+                stats.empty += 1
+                continue
+            try:
+                ev = _decoder.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as err:
+                reason = _explain(err, raw)
+                stats.rejected += 1
+                if strict:
+                    raise EventError(f"line {n}: {reason}") from None
+                if dead is not None:
+                    dead.write(n, raw, reason)
+                continue
+            stats.accepted += 1
+            yield n, ev

@@ -1,0 +1,1 @@
+"""Ingest: file replay (HTTP and NATS later)."""

@@ -1,0 +1,1 @@
+"""Policy: the action ladder and the business lane."""

@@ -1,0 +1,1 @@
+"""Scoring: declarative rules and the trained model give a score and reasons."""

@@ -1,0 +1,1 @@
+"""Scenario simulator with labeled populations."""

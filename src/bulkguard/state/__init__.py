@@ -1,0 +1,1 @@
+"""Per-account state on event time."""
