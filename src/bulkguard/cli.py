@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--decisions", required=True)
     e.add_argument("--report", help="directory for report.md, report.html and plots")
     e.add_argument("--json", dest="json_out", help="also write the metrics as JSON here")
+    e.add_argument("--scores", help="per-account scores JSONL ({\"account\", \"max_score\"}); "
+                                    "default: each account's max decision score")
+    e.add_argument("--baseline", metavar="DECISIONS",
+                   help="a second decisions file to compare against (e.g. the rate limiter)")
     e.set_defaults(run=_lazy("bulkguard.eval.cli:run"))
 
     d = sub.add_parser("demo", help="simulate a scenario, replay it, evaluate it")

@@ -62,7 +62,8 @@ class Message(Event, tag="message"):
 
     def __post_init__(self) -> None:
         if (self.recipient is None) == (self.group is None):
-            raise ValueError("a message needs exactly one of `recipient` or `group`")
+            raise ValueError("a message needs exactly one of `recipient` or `group`, it has "
+                             + ("neither" if self.recipient is None else "both"))
 
 
 class ContactAdd(Event, tag="contact_add"):
@@ -200,7 +201,8 @@ def open_input(path: str | Path) -> BinaryIO:
         raise FileNotFoundError(f"events file not found: {p}")
     f = open(p, "rb")
     if p.suffix == ".gz" or f.peek(2)[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+        f.close()
+        return gzip.open(p, "rb")  # type: ignore[return-value]
     return f
 
 

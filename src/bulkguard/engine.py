@@ -1,0 +1,194 @@
+"""The one path of bulkguard: event -> state -> signals -> score -> decision.
+
+``Engine.handle(line, event)`` applies one event on event time and appends the
+decisions it causes to ``engine.out``. State lives in :class:`~bulkguard.state.world.World`;
+signals read it; rules (and the model, if any) score it; the action ladder turns a
+score into an action, and a decision is emitted only when an account's action changes
+or a message is refused.
+
+>>> from bulkguard.events import Register, ContactSync, Message
+>>> eng = Engine()
+>>> eng.handle(1, Register(ts=0.0, account="x", ip="192.0.2.1"))
+>>> eng.handle(2, ContactSync(ts=1.0, account="x", numbers=5000, matched=40))
+>>> for i in range(12):
+...     eng.handle(3 + i, Message(ts=2.0 + i, sender="x", recipient=f"u{i}", digest="ab12"))
+>>> [(d.line, d.action) for d in eng.out]
+[(2, 'throttle'), (7, 'challenge'), (10, 'suspend'), (12, 'ban')]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bulkguard.events import (
+    Block, ContactAdd, ContactSync, Decision, GroupCreate, GroupJoin, Message, OptIn, OptOut,
+    Register, Report, TemplateRegister,
+)
+from bulkguard.scoring.rules import Rules, reasons_of, to_score
+from bulkguard.signals import vector
+from bulkguard.state.account import BAN, LEVEL_NAMES, NONE, THROTTLE, Account
+from bulkguard.state.world import World
+
+SWEEP_EVERY = 86_400.0      # event-time seconds between memory sweeps
+REINSTATE_FACTOR = 0.6      # a throttle lifts when the score falls under this share of its threshold
+MAX_REASONS = 6
+
+
+class Engine:
+    """Streaming engine. ``rules`` default to the shipped file; ``model`` is optional.
+
+    ``lane`` (business messaging policy) and ``forward`` (forwarding limits) are
+    optional policy objects with ``observe``/``check_message`` and ``check``.
+    """
+
+    def __init__(self, rules: Rules | None = None, model: Any = None,
+                 lane: Any = None, forward: Any = None, text: Any = None) -> None:
+        self.rules = rules or Rules.default()
+        self.model = model
+        self.lane = lane
+        self.forward = forward
+        self.text = text
+        self.world = World()
+        self.out: list[Decision] = []
+        self.events = 0
+        self.rescored = 0
+        self._dispatch = {
+            Register: self._register, ContactAdd: self._contact_add, ContactSync: self._sync,
+            GroupCreate: self._group_create, GroupJoin: self._group_join, Report: self._report,
+            Block: self._block, OptIn: self._policy_event, OptOut: self._policy_event,
+            TemplateRegister: self._policy_event,
+        }
+
+    # -- state for checkpoints ------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """The mutable state, picklable (rules, model and classifiers are reloaded, not saved)."""
+        return {"world": self.world, "events": self.events, "lane": self.lane,
+                "forward": self.forward}
+
+    def restore(self, snap: dict) -> None:
+        self.world = snap["world"]
+        self.events = snap["events"]
+        self.lane = snap["lane"]
+        self.forward = snap["forward"]
+
+    # -- the path -----------------------------------------------------------------------------------
+    def handle(self, line: int, ev: Any) -> None:
+        """Apply one event (from physical line ``line``) and emit its decisions into ``out``."""
+        w = self.world
+        t = ev.ts
+        if t > w.now:
+            w.now = t
+        self.events += 1
+        if type(ev) is Message:
+            self._message(line, ev)
+        else:
+            self._dispatch[type(ev)](line, ev)
+        if w.now - w.last_sweep >= SWEEP_EVERY:
+            if w.last_sweep == 0.0:
+                w.last_sweep = w.now
+            else:
+                w.sweep()
+
+    def _message(self, line: int, ev: Message) -> None:
+        code = None
+        lane = self.lane
+        if lane is not None and (ev.template is not None or ev.sender in lane.biz
+                                 or ev.recipient in lane.biz):
+            code = lane.check_message(ev, self.world.now)
+        if code is None and ev.forwarded and self.forward is not None:
+            code = self.forward.check(ev, self.world.now)
+        a = self.world.on_message(ev)
+        if code is not None:
+            s = a if a is not None else self.world.accounts[ev.sender]
+            self.out.append(Decision(line, ev.ts, ev.sender, "reject", round(s.score, 4),
+                                     [code, *s.reasons[:MAX_REASONS - 1]]))
+            s.violations += 1
+            a = s
+        if a is not None:
+            self.rescore(a, line, ev.ts)
+
+    def _register(self, line: int, ev: Register) -> None:
+        if self.lane is not None:
+            self.lane.observe(ev, self.world.now)
+        self.rescore(self.world.on_register(ev), line, ev.ts)
+
+    def _contact_add(self, line: int, ev: ContactAdd) -> None:
+        self.world.on_contact_add(ev)
+
+    def _sync(self, line: int, ev: ContactSync) -> None:
+        self.rescore(self.world.on_contact_sync(ev), line, ev.ts)
+
+    def _group_create(self, line: int, ev: GroupCreate) -> None:
+        self.rescore(self.world.on_group_create(ev), line, ev.ts)
+
+    def _group_join(self, line: int, ev: GroupJoin) -> None:
+        a = self.world.on_group_join(ev)
+        if a is not None:
+            self.rescore(a, line, ev.ts)
+
+    def _report(self, line: int, ev: Report) -> None:
+        if self.lane is not None:
+            self.lane.observe(ev, self.world.now)
+        a = self.world.on_report(ev)
+        if a is not None:
+            if ev.messages and self.text is not None:
+                p = self.text.score_messages(ev.messages)
+                if p > a.report_text:
+                    a.report_text = p
+            self.rescore(a, line, ev.ts)
+
+    def _block(self, line: int, ev: Block) -> None:
+        if self.lane is not None:
+            self.lane.observe(ev, self.world.now)
+        a = self.world.on_block(ev)
+        if a is not None:
+            self.rescore(a, line, ev.ts)
+
+    def _policy_event(self, line: int, ev: Any) -> None:
+        if self.lane is not None:
+            self.lane.observe(ev, self.world.now)
+
+    # -- scoring and the ladder ----------------------------------------------------------------
+    def score(self, a: Account) -> tuple[float, list[str]]:
+        """Score of ``a`` now (rules plus model) and its reasons, most important first."""
+        v = vector(a, self.world)
+        rules = self.rules
+        evidence, hits = rules.evidence(v)
+        if self.model is not None:
+            p = self.model.probability(v)
+            if p >= rules.model_floor:
+                evidence += -math.log(max(1.0 - p, 1e-9)) * rules.model_weight
+                hits = hits + self.model.reasons(v, p)
+        return to_score(evidence), reasons_of(hits)[:MAX_REASONS]
+
+    def rescore(self, a: Account, line: int, ts: float) -> None:
+        """Recompute ``a``'s score and move it on the ladder, emitting a decision on change."""
+        a.since_score = 0
+        self.rescored += 1
+        score, reasons = self.score(a)
+        a.score = score
+        level = self.rules.level(score)
+        if level > a.level:
+            a.level = level
+            a.reasons = tuple(reasons)
+            self.out.append(Decision(line, ts, self.world.names[a.id], LEVEL_NAMES[level],
+                                     round(score, 4), reasons))
+        elif a.level == THROTTLE and score < self.rules.thresholds[0] * REINSTATE_FACTOR:
+            a.level = NONE
+            a.reasons = ()
+            self.out.append(Decision(line, ts, self.world.names[a.id], "reinstate",
+                                     round(score, 4), ["SCORE_RECOVERED"]))
+
+    def reinstate(self, account: str, line: int, ts: float, reason: str = "APPEAL_GRANTED") -> Decision | None:
+        """Lift any action on ``account`` (e.g. an appeal was granted)."""
+        a = self.world.accounts.get(account)
+        if a is None or a.level == NONE:
+            return None
+        a.level = NONE
+        d = Decision(line, ts, account, "reinstate", round(a.score, 4), [reason])
+        self.out.append(d)
+        return d
+
+
+__all__ = ["Engine", "BAN"]

@@ -1,0 +1,39 @@
+"""Engagement: do the people an account writes to ever answer, and how fast?
+
+>>> a = Account(0); a.n_recip, a.n_answered, a.reply_delay_sum = 10, 8, 800.0
+>>> reply_ratio(a, World()), unanswered(a, World()), reply_delay(a, World())
+(0.8, 2.0, 100.0)
+"""
+
+from __future__ import annotations
+
+from bulkguard.state.account import Account
+from bulkguard.state.world import World
+
+
+def reply_ratio(a: Account, w: World) -> float:
+    """Share of distinct recipients who ever answered (1.0 while there are none)."""
+    return a.n_answered / a.n_recip if a.n_recip else 1.0
+
+
+def unanswered(a: Account, w: World) -> float:
+    """Distinct recipients who never answered."""
+    return float(a.n_recip - a.n_answered)
+
+
+def reply_delay(a: Account, w: World) -> float:
+    """Mean seconds from the account's message to the recipient's first answer (-1: none)."""
+    return a.reply_delay_sum / a.n_answered if a.n_answered else -1.0
+
+
+def inbound_ratio(a: Account, w: World) -> float:
+    """Distinct people who wrote to the account per distinct recipient (0 when it wrote to none).
+
+    >>> a = Account(0); a.n_recip, a.n_senders = 4, 2
+    >>> inbound_ratio(a, World())
+    0.5
+    """
+    return a.n_senders / a.n_recip if a.n_recip else 0.0
+
+
+SIGNALS = (reply_ratio, unanswered, reply_delay, inbound_ratio)

@@ -1,0 +1,30 @@
+"""``bulkguard simulate``: write a labeled scenario and print its summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def run(args: argparse.Namespace) -> int:
+    from .scenario import simulate
+
+    t = time.perf_counter()
+    try:
+        s = simulate(args.out, seed=args.seed, accounts=args.accounts, days=args.days,
+                     background=getattr(args, "background", None), mix=getattr(args, "mix", None))
+    except (ValueError, FileNotFoundError, OSError) as err:
+        print(f"bulkguard simulate: error: {err}", file=sys.stderr)
+        return 2
+    dt = time.perf_counter() - t
+    print(f"wrote {s['events']:,} events to {s['out']}/events.jsonl "
+          f"({dt:.1f} s, {s['events'] / max(dt, 1e-9):,.0f} events/s)")
+    print("events:   " + ", ".join(f"{k}={v:,}" for k, v in s["events_by_type"].items()))
+    print(f"labels:   {s['labels']['legit']:,} legit, {s['labels']['abusive']:,} abusive "
+          f"({s['reported_abusers']} abusers reported at least once)")
+    print("accounts: " + ", ".join(f"{k}={v:,}" for k, v in s["accounts_by_archetype"].items()))
+    if s["background"]["messages"]:
+        print(f"background: {s['background']['messages']:,} messages between "
+              f"{s['background']['accounts']:,} accounts")
+    return 0

@@ -1,0 +1,121 @@
+"""Per-account state: a flat record of small counters, updated on event time.
+
+Kept flat (``__slots__``, ints that mostly stay under 257 and so are shared by
+CPython) because there is one per active account and the hot path touches it on
+every message. ``bulkguard.state.windows.est`` turns a bucket pair into a sliding
+count; the signals read these fields and never write them.
+"""
+
+from __future__ import annotations
+
+from bulkguard.state.windows import DAY, HOUR, MINUTE
+
+# Level of the account's current action: what the ladder has done to it.
+NONE, THROTTLE, CHALLENGE, SUSPEND, BAN = 0, 1, 2, 3, 4
+LEVEL_NAMES = ("none", "throttle", "challenge", "suspend", "ban")
+
+_FIELDS = (
+    # identity and registration
+    "id", "business", "reg_ts", "reg_ip", "reg_device", "reg_block", "country_mismatch",
+    "first_ts", "last_ts",
+    # sliding windows: bucket index per span, then (current, previous) per stat
+    "bm", "bh", "bd",
+    "m_msg", "m_msg_p", "h_msg", "h_msg_p", "d_msg", "d_msg_p",
+    "m_nc", "m_nc_p", "h_nc", "h_nc_p", "d_nc", "d_nc_p",
+    "m_new", "m_new_p", "h_new", "h_new_p", "d_new", "d_new_p",
+    "h_dist", "h_dist_p", "d_dist", "d_dist_p",
+    # totals
+    "n_msgs", "n_group_msgs", "n_nc", "n_recip", "n_answered", "reply_delay_sum",
+    "n_received", "n_senders",
+    # timing
+    "last_send", "gap_n", "gap_mean", "gap_var", "n_notype", "n_typed", "early_msgs",
+    # discovery
+    "sync_n", "sync_numbers", "sync_matched", "sync_max",
+    # groups
+    "groups_created", "group_adds", "group_adds_nc", "group_adds_new",
+    # content
+    "fams", "fam_max", "fam_new_max", "n_fwd", "n_fwd_high", "link_msgs", "cross_max",
+    # feedback (distinct accounts)
+    "blocks", "reports", "reports_partner", "report_text",
+    # policy and ladder
+    "violations", "level", "score", "reasons", "since_score",
+)
+
+
+class Account:
+    """State of one account. ``reg_ts`` is ``-1.0`` for an account that existed before the stream.
+
+    >>> a = Account(7)
+    >>> a.id, a.level, a.n_msgs
+    (7, 0, 0)
+    """
+
+    __slots__ = _FIELDS
+
+    def __init__(self, aid: int) -> None:
+        self.id = aid
+        self.business = False
+        self.reg_ts = -1.0
+        self.reg_ip = self.reg_device = self.reg_block = None
+        self.country_mismatch = False
+        self.first_ts = self.last_ts = 0.0
+        self.bm = self.bh = self.bd = 0
+        self.m_msg = self.m_msg_p = self.h_msg = self.h_msg_p = self.d_msg = self.d_msg_p = 0
+        self.m_nc = self.m_nc_p = self.h_nc = self.h_nc_p = self.d_nc = self.d_nc_p = 0
+        self.m_new = self.m_new_p = self.h_new = self.h_new_p = self.d_new = self.d_new_p = 0
+        self.h_dist = self.h_dist_p = self.d_dist = self.d_dist_p = 0
+        self.n_msgs = self.n_group_msgs = self.n_nc = self.n_recip = self.n_answered = 0
+        self.reply_delay_sum = 0.0
+        self.n_received = self.n_senders = 0
+        self.last_send = -1e18  # no send yet: the first gap is huge
+        self.gap_n = 0
+        self.gap_mean = self.gap_var = 0.0
+        self.n_notype = self.n_typed = self.early_msgs = 0
+        self.sync_n = self.sync_numbers = self.sync_matched = self.sync_max = 0
+        self.groups_created = self.group_adds = self.group_adds_nc = self.group_adds_new = 0
+        self.fams = None  # list of [simhash, sends, new-chat sends, global family id] or None
+        self.fam_max = self.fam_new_max = self.n_fwd = self.n_fwd_high = self.link_msgs = 0
+        self.cross_max = 0
+        self.blocks = self.reports = self.reports_partner = 0
+        self.report_text = 0.0
+        self.violations = 0
+        self.level = NONE
+        self.score = 0.0
+        self.reasons = ()
+        self.since_score = 0
+
+    def roll(self, now: float) -> None:
+        """Move the window buckets to ``now`` (only when a bucket boundary was crossed)."""
+        b = int(now // MINUTE)
+        if b != self.bm:
+            if b == self.bm + 1:
+                self.m_msg_p, self.m_nc_p, self.m_new_p = self.m_msg, self.m_nc, self.m_new
+            else:
+                self.m_msg_p = self.m_nc_p = self.m_new_p = 0
+            self.m_msg = self.m_nc = self.m_new = 0
+            self.bm = b
+            b = int(now // HOUR)
+            if b != self.bh:
+                if b == self.bh + 1:
+                    self.h_msg_p, self.h_nc_p = self.h_msg, self.h_nc
+                    self.h_new_p, self.h_dist_p = self.h_new, self.h_dist
+                else:
+                    self.h_msg_p = self.h_nc_p = self.h_new_p = self.h_dist_p = 0
+                self.h_msg = self.h_nc = self.h_new = self.h_dist = 0
+                self.bh = b
+                b = int(now // DAY)
+                if b != self.bd:
+                    if b == self.bd + 1:
+                        self.d_msg_p, self.d_nc_p = self.d_msg, self.d_nc
+                        self.d_new_p, self.d_dist_p = self.d_new, self.d_dist
+                    else:
+                        self.d_msg_p = self.d_nc_p = self.d_new_p = self.d_dist_p = 0
+                    self.d_msg = self.d_nc = self.d_new = self.d_dist = 0
+                    self.bd = b
+
+    def __getstate__(self) -> tuple:
+        return tuple(getattr(self, s) for s in _FIELDS)
+
+    def __setstate__(self, st: tuple) -> None:
+        for s, v in zip(_FIELDS, st):
+            setattr(self, s, v)

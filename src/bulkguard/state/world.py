@@ -1,0 +1,393 @@
+"""The engine's whole state: accounts, the directed pair graph, registration clusters,
+content families and groups, all updated on event time.
+
+Every ``on_*`` method applies one event and returns the account whose score may
+have moved enough to be worth recomputing (or ``None``); the engine does the rest.
+Only plain picklable objects live here, so a checkpoint is one ``pickle.dump``.
+"""
+
+from __future__ import annotations
+
+from bulkguard.events import (
+    Block, ContactAdd, ContactSync, GroupCreate, GroupJoin, Message, Register, Report,
+)
+from bulkguard.state.account import Account
+from bulkguard.state.countries import phone_country
+from bulkguard.state.windows import DAY, HOUR, BucketCounter
+
+# Pair flags, in the record of the directed pair (a -> b), key ``a.id << 32 | b.id``.
+# The rest of the int is the Unix second of a's last message to b.
+CONTACT = 1      # a added b as a contact
+MSG = 2          # a has messaged b
+ANSWERED = 4     # b answered a (b messaged a after a messaged b)
+BLOCKED = 8      # b blocked a
+REPORTED = 16    # b reported a
+FLAGS = 31
+SHIFT = 5
+
+FAMILY_HAMMING = 3      # near-duplicate digests: SimHash Hamming distance <= 3
+FAMILY_SLOTS = 4        # content families tracked per account (Misra-Gries)
+CLUSTER_MEMBERS = 64    # registrations remembered per IP / device / number block
+EARLY_SECONDS = 600     # "first minutes after registration"
+RESCORE_EVERY = 16      # an ordinary message re-scores the sender at most this often
+
+
+def simhash_of(digest: str) -> int:
+    """The first 64 bits of a hex digest as an int (the SimHash); -1 if not hex.
+
+    >>> simhash_of("9f3a5c7e11d0b2a4") ^ simhash_of("9f3a5c7e11d0b2a5")
+    1
+    >>> simhash_of("not hex")
+    -1
+    """
+    try:
+        return int(digest[:16], 16)
+    except ValueError:
+        return -1
+
+
+def number_block(phone: str) -> str:
+    """Phone-number block: the number without its last 3 digits.
+
+    >>> number_block("+4915112340001")
+    '+4915112340'
+    """
+    return phone[:-3]
+
+
+class Cluster:
+    """Registrations sharing one IP, device or number block."""
+
+    __slots__ = ("counter", "members")
+
+    def __init__(self) -> None:
+        self.counter = BucketCounter()
+        self.members: list[int] = []
+
+    def add(self, aid: int, now: float) -> None:
+        self.counter.add(now)
+        self.members.append(aid)
+        if len(self.members) > CLUSTER_MEMBERS:
+            del self.members[0]
+
+    def __getstate__(self) -> tuple:
+        return self.counter, self.members
+
+    def __setstate__(self, st: tuple) -> None:
+        self.counter, self.members = st
+
+
+class Family:
+    """A near-duplicate content family seen from more than one send, across accounts."""
+
+    __slots__ = ("simhash", "accounts", "sends", "last")
+
+    def __init__(self, simhash: int, now: float) -> None:
+        self.simhash = simhash
+        self.accounts = 0
+        self.sends = 0
+        self.last = now
+
+    def __getstate__(self) -> tuple:
+        return self.simhash, self.accounts, self.sends, self.last
+
+    def __setstate__(self, st: tuple) -> None:
+        self.simhash, self.accounts, self.sends, self.last = st
+
+
+class World:
+    """All state. ``now`` is the event-time clock: the latest ``ts`` seen, never going back."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.ids: dict[str, int] = {}
+        self.names: list[str] = []
+        self.accounts: dict[str, Account] = {}
+        self.pairs: dict[int, int] = {}
+        self.by_ip: dict[str, Cluster] = {}
+        self.by_device: dict[str, Cluster] = {}
+        self.by_block: dict[str, Cluster] = {}
+        self.families: dict[int, Family] = {}
+        self.bands: dict[int, list[int]] = {}
+        self.groups: dict[str, list] = {}   # group -> [creator id, members, non-contact adds]
+        self.next_family = 0
+        self.last_sweep = 0.0
+
+    # -- identities -------------------------------------------------------------------
+    def id_of(self, name: str) -> int:
+        i = self.ids.get(name)
+        if i is None:
+            i = self.ids[name] = len(self.names)
+            self.names.append(name)
+        return i
+
+    def account(self, name: str) -> Account:
+        a = self.accounts.get(name)
+        if a is None:
+            a = self.accounts[name] = Account(self.id_of(name))
+            a.first_ts = self.now
+        return a
+
+    def is_contact(self, a: int, b: int) -> bool:
+        """True if either added the other, or ``b`` wrote to ``a`` before."""
+        p = self.pairs
+        return bool((p.get(a << 32 | b, 0) & CONTACT) or (p.get(b << 32 | a, 0) & (CONTACT | MSG)))
+
+    # -- events -----------------------------------------------------------------------
+    def on_message(self, ev: Message) -> Account | None:
+        now = self.now
+        a = self.accounts.get(ev.sender)
+        if a is None:
+            a = self.account(ev.sender)
+        if int(now // 60) != a.bm:
+            a.roll(now)
+        a.last_ts = now
+        a.n_msgs += 1
+        a.m_msg += 1
+        a.h_msg += 1
+        a.d_msg += 1
+        dirty = False
+        daily_first = False
+        r = ev.recipient
+        if r is not None:
+            pairs = self.pairs
+            rid = self.ids.get(r)
+            if rid is None:
+                rid = self.id_of(r)
+            aid = a.id
+            kab = aid << 32 | rid
+            kba = rid << 32 | aid
+            ab = pairs.get(kab, 0)
+            ba = pairs.get(kba, 0)
+            if ab >> SHIFT < a.bh * HOUR:  # first message to r this hour (and maybe today)
+                a.h_dist += 1
+                if ab >> SHIFT < a.bd * DAY:
+                    daily_first = True
+                    a.d_dist += 1
+            pairs[kab] = (ab & FLAGS) | MSG | (int(now) << SHIFT)
+            if ba & MSG:
+                if not ba & ANSWERED:  # a answers b: b's reply ratio goes up
+                    pairs[kba] = ba | ANSWERED
+                    b = self.accounts.get(r)
+                    if b is not None:
+                        b.n_answered += 1
+                        b.reply_delay_sum += now - (ba >> SHIFT)
+                if not ab & MSG:
+                    a.n_recip += 1
+            else:
+                if not ab & MSG:
+                    a.n_recip += 1
+                    a.m_new += 1
+                    a.h_new += 1
+                    a.d_new += 1
+                    b = self.accounts.get(r)
+                    if b is not None:
+                        b.n_senders += 1
+                    dirty = a.h_new >= 3
+                if not (ab | ba) & CONTACT:
+                    a.n_nc += 1
+                    a.m_nc += 1
+                    a.h_nc += 1
+                    a.d_nc += 1
+                    # one stranger is ordinary; a run of them (or a new account) is worth a look
+                    dirty = dirty or a.h_nc >= 3 or a.d_nc >= 10 or a.reg_ts >= 0.0
+        else:
+            a.n_group_msgs += 1
+        # timing: recency-weighted mean and variance of gaps inside sessions
+        gap = now - a.last_send
+        if gap < HOUR:
+            if a.gap_n:
+                d = gap - a.gap_mean
+                a.gap_mean += 0.1 * d
+                a.gap_var = 0.9 * (a.gap_var + 0.1 * d * d)
+            else:
+                a.gap_mean = gap
+            a.gap_n += 1
+        a.last_send = now
+        t = ev.typing_ms
+        if t is not None:
+            a.n_typed += 1
+            if not t:
+                a.n_notype += 1
+        if a.reg_ts >= 0.0 and now - a.reg_ts <= EARLY_SECONDS:
+            a.early_msgs += 1
+            dirty = True
+        if ev.kind == "link":
+            a.link_msgs += 1
+        if ev.forwarded:
+            a.n_fwd += 1
+            if ev.forwarded >= 5:
+                a.n_fwd_high += 1
+                dirty = True
+        elif ev.digest is not None:
+            if self._family(a, ev.digest, daily_first, now) >= 3:
+                dirty = True
+        a.since_score += 1
+        if dirty or a.since_score >= RESCORE_EVERY:
+            return a
+        return None
+
+    def _family(self, a: Account, digest: str, to_new: bool, now: float) -> int:
+        """Count the message in the sender's near-duplicate families; return its family's sends.
+
+        Up to ``FAMILY_SLOTS`` families per account. A new family takes the slot of one
+        seen only once; when all repeat, every count drops by one (Misra-Gries), so a
+        family that keeps coming back is never pushed out by one-off content.
+        """
+        h = simhash_of(digest)
+        if h < 0:
+            return 0
+        fams = a.fams
+        if fams is None:
+            a.fams = [[h, 1, int(to_new), -1]]
+            return 1
+        spare = None
+        for f in fams:
+            if (f[0] ^ h).bit_count() <= FAMILY_HAMMING:
+                n = f[1] = f[1] + 1
+                if to_new:
+                    f[2] += 1
+                    if f[2] > a.fam_new_max:
+                        a.fam_new_max = f[2]
+                if n > a.fam_max:
+                    a.fam_max = n
+                if f[3] < 0:
+                    f[3] = self._join_family(f[0], now)
+                fam = self.families.get(f[3])
+                if fam is not None:
+                    fam.sends += 1
+                    fam.last = now
+                return n
+            if f[1] == 1 and spare is None:
+                spare = f
+        if spare is not None:  # reuse the slot in place: no allocation on the common path
+            spare[0] = h
+            spare[2] = int(to_new)
+            spare[3] = -1
+        elif len(fams) < FAMILY_SLOTS:
+            fams.append([h, 1, int(to_new), -1])
+        else:
+            for f in fams:
+                f[1] -= 1
+        return 1
+
+    def _join_family(self, h: int, now: float) -> int:
+        """Find or create the global family of SimHash ``h`` (LSH on four 16-bit bands)."""
+        fams = self.families
+        for i in range(4):
+            key = i << 16 | (h >> (16 * i)) & 0xFFFF
+            for gid in self.bands.get(key, ()):
+                fam = fams.get(gid)
+                if fam is not None and (fam.simhash ^ h).bit_count() <= FAMILY_HAMMING:
+                    fam.accounts += 1
+                    return gid
+        gid = self.next_family
+        self.next_family += 1
+        fam = fams[gid] = Family(h, now)
+        fam.accounts = 1
+        for i in range(4):
+            self.bands.setdefault(i << 16 | (h >> (16 * i)) & 0xFFFF, []).append(gid)
+        return gid
+
+    def on_register(self, ev: Register) -> Account:
+        now = self.now
+        a = self.account(ev.account)
+        a.reg_ts = now
+        a.first_ts = now
+        a.business = ev.kind == "business"
+        if ev.ip:
+            a.reg_ip = ev.ip
+            self.by_ip.setdefault(ev.ip, Cluster()).add(a.id, now)
+        if ev.device:
+            a.reg_device = ev.device
+            self.by_device.setdefault(ev.device, Cluster()).add(a.id, now)
+        if ev.phone and len(ev.phone) > 6:
+            a.reg_block = number_block(ev.phone)
+            self.by_block.setdefault(a.reg_block, Cluster()).add(a.id, now)
+            if ev.country:
+                c = phone_country(ev.phone)
+                a.country_mismatch = c is not None and ev.country.upper() not in c
+        return a
+
+    def on_contact_add(self, ev: ContactAdd) -> None:
+        k = self.id_of(ev.account) << 32 | self.id_of(ev.contact)
+        self.pairs[k] = self.pairs.get(k, 0) | CONTACT
+
+    def on_contact_sync(self, ev: ContactSync) -> Account:
+        a = self.account(ev.account)
+        a.sync_n += 1
+        a.sync_numbers += ev.numbers
+        a.sync_matched += min(ev.matched, ev.numbers)
+        if ev.numbers > a.sync_max:
+            a.sync_max = ev.numbers
+        return a
+
+    def on_group_create(self, ev: GroupCreate) -> Account:
+        a = self.account(ev.account)
+        a.groups_created += 1
+        self.groups[ev.group] = [a.id, 1, 0]
+        return a
+
+    def on_group_join(self, ev: GroupJoin) -> Account | None:
+        g = self.groups.get(ev.group)
+        if g is None:
+            g = self.groups[ev.group] = [-1, 0, 0]
+        g[1] += 1
+        if ev.added_by is None:
+            return None
+        a = self.account(ev.added_by)
+        a.group_adds += 1
+        m = self.id_of(ev.member)
+        if not self.is_contact(a.id, m):
+            a.group_adds_nc += 1
+            g[2] += 1
+            if not self.pairs.get(a.id << 32 | m, 0) & MSG:
+                a.group_adds_new += 1
+        return a
+
+    def _feedback(self, source: str, target: str, flag: int) -> Account | None:
+        t = self.account(target)
+        k = t.id << 32 | self.id_of(source)
+        v = self.pairs.get(k, 0)
+        if v & flag:
+            return None  # the same person blocking or reporting twice counts once
+        self.pairs[k] = v | flag
+        if flag == BLOCKED:
+            t.blocks += 1
+        else:
+            t.reports += 1
+            if v & MSG:
+                t.reports_partner += 1
+        return t
+
+    def on_block(self, ev: Block) -> Account | None:
+        return self._feedback(ev.blocker, ev.blocked, BLOCKED)
+
+    def on_report(self, ev: Report) -> Account | None:
+        return self._feedback(ev.reporter, ev.reported, REPORTED)
+
+    # -- bounded memory ------------------------------------------------------------------
+    def sweep(self, keep_days: float = 30.0) -> int:
+        """Forget dormant accounts without an action, old families and dormant pairs."""
+        now = self.now
+        cut = now - keep_days * DAY
+        dead = [n for n, a in self.accounts.items() if a.last_ts < cut and a.level == 0
+                and (a.reg_ts < cut)]
+        for n in dead:
+            del self.accounts[n]
+        old = [g for g, f in self.families.items() if f.last < now - 2 * DAY]
+        for g in old:
+            del self.families[g]
+        if old:
+            live = self.families
+            self.bands = {k: v for k, v in ((k, [g for g in v if g in live])
+                                            for k, v in self.bands.items()) if v}
+        pcut = int(now - 3 * keep_days * DAY) << SHIFT
+        stale = [k for k, v in self.pairs.items() if v < pcut and not v & (CONTACT | BLOCKED | REPORTED)]
+        for k in stale:
+            del self.pairs[k]
+        for table in (self.by_ip, self.by_device, self.by_block):
+            for key in [k for k, c in table.items() if c.counter.last < cut]:
+                del table[key]
+        self.last_sweep = now
+        return len(dead)

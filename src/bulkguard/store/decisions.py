@@ -1,0 +1,92 @@
+"""Where decisions go. One small interface, a JSON Lines file and an in-memory twin;
+later stores (SQLite, PostgreSQL) implement the same three methods."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+import msgspec
+
+from bulkguard.events import Decision
+
+
+class DecisionSink(Protocol):
+    def write_many(self, decisions: list[Decision]) -> None: ...
+    def position(self) -> int: ...
+    def close(self) -> None: ...
+
+
+class MemorySink:
+    """Keeps decisions in a list (tests, embedding).
+
+    >>> s = MemorySink(); s.write_many([Decision(1, 0.0, "a", "ban", 1.0, ["X"])]); s.position()
+    1
+    """
+
+    def __init__(self) -> None:
+        self.decisions: list[Decision] = []
+
+    def write_many(self, decisions: list[Decision]) -> None:
+        self.decisions.extend(decisions)
+
+    def position(self) -> int:
+        return len(self.decisions)
+
+    def close(self) -> None:
+        pass
+
+
+class JsonlSink:
+    """Appends decisions as JSON Lines; ``resume_at`` truncates to a checkpointed byte offset."""
+
+    def __init__(self, path: str | Path, resume_at: int | None = None) -> None:
+        self.path = str(path)
+        self._enc = msgspec.json.Encoder()
+        self._buf = bytearray()
+        self.count = 0
+        if self.path == "-":
+            self._f: BinaryIO = os.fdopen(os.dup(1), "wb")
+            self._pos = 0
+            return
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if resume_at is None:
+            self._f = open(self.path, "wb")
+            self._pos = 0
+        else:
+            self._f = open(self.path, "r+b" if os.path.exists(self.path) else "w+b")
+            self._f.truncate(resume_at)
+            self._f.seek(resume_at)
+            self._pos = resume_at
+
+    def write_many(self, decisions: list[Decision]) -> None:
+        enc = self._enc.encode_into
+        buf = self._buf
+        for d in decisions:
+            enc(d, buf, -1)
+            buf.extend(b"\n")
+        self.count += len(decisions)
+        if len(buf) > 1 << 16:
+            self._drain()
+
+    def _drain(self) -> None:
+        if self._buf:
+            self._f.write(self._buf)
+            self._pos += len(self._buf)
+            self._buf.clear()
+
+    def flush(self, sync: bool = False) -> None:
+        self._drain()
+        self._f.flush()
+        if sync and self.path != "-":
+            os.fsync(self._f.fileno())
+
+    def position(self) -> int:
+        """Byte offset of everything written so far (after a flush)."""
+        self._drain()
+        return self._pos
+
+    def close(self) -> None:
+        self.flush()
+        self._f.close()
