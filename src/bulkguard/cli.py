@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--state", help="checkpoint directory: a killed run started again resumes")
     r.add_argument("--checkpoint-every", type=int, default=200_000, metavar="N",
                    help="events between checkpoints with --state (default 200000)")
+    r.add_argument("--scores", help="also write each account's highest score (JSONL) here")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(run=_lazy("bulkguard.ingest.replay:run"))
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--accounts", type=int, default=3000)
     d.add_argument("--days", type=float, default=2.0)
+    d.add_argument("--background", help="SNAP temporal edge list to mix in (default: none)")
     d.set_defaults(run=_lazy("bulkguard.demo:run"))
 
     t = sub.add_parser("train", help="train the detection model on labeled scenarios")

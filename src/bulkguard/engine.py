@@ -168,6 +168,8 @@ class Engine:
         self.rescored += 1
         score, reasons = self.score(a)
         a.score = score
+        if score > a.peak:
+            a.peak = score
         level = self.rules.level(score)
         if level > a.level:
             a.level = level

@@ -75,7 +75,8 @@ class StrictStop(Exception):
 def replay(events: str, out: str, *, rejected: str | None = None, strict: bool = False,
            rules_path: str | None = None, model_path: str | None = None,
            state_dir: str | None = None, checkpoint_every: int = 200_000,
-           progress: bool = False, engine: Engine | None = None) -> ReplayResult:
+           progress: bool = False, engine: Engine | None = None,
+           scores_path: str | None = None) -> ReplayResult:
     """Replay ``events`` into the decisions file ``out``; see the module docstring."""
     eng = engine or build_engine(rules_path, model_path)
     rejected = rejected or default_rejected(out)
@@ -174,7 +175,18 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
         sink.close()
         dead.close()
     result.accounts = len(eng.world.accounts)
+    if scores_path:
+        write_scores(eng, scores_path)
     return result
+
+
+def write_scores(eng: Engine, path: str) -> None:
+    """Each account's highest score, one JSON object a line (for threshold curves)."""
+    enc = msgspec.json.Encoder()
+    names = eng.world.names
+    with open(path, "wb") as f:
+        for a in eng.world.accounts.values():
+            f.write(enc.encode({"account": names[a.id], "max_score": round(a.peak, 4)}) + b"\n")
 
 
 class _Progress:
@@ -221,7 +233,8 @@ def run(args: Any) -> int:
     try:
         r = replay(args.events, args.out, rejected=args.rejected, strict=args.strict,
                    rules_path=args.rules, model_path=args.model, state_dir=args.state,
-                   checkpoint_every=args.checkpoint_every, progress=progress)
+                   checkpoint_every=args.checkpoint_every, progress=progress,
+                   scores_path=args.scores)
     except StrictStop as err:
         print(f"bulkguard replay: {args.events}: {err} (--strict)", file=sys.stderr)
         return 2

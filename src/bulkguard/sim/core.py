@@ -32,7 +32,7 @@ _TYPE_INDEX = {t: i for i, t in enumerate(TYPES)}
 _PREFIX = [f'{{"type":"{t}","ts":' for t in TYPES]
 
 _json = msgspec.json.Encoder()
-_FRAC = np.array([f".{i:03d}" for i in range(1000)], dtype=object)
+_FRAC_L = [f".{i:03d}" for i in range(1000)]
 
 
 def jstr(s: str) -> str:
@@ -116,16 +116,15 @@ class EventBuffer:
         c = np.bincount(ty[idx].astype(np.int64), minlength=len(TYPES))
         self.rendered_counts = {t: int(c[i]) for i, t in enumerate(TYPES) if c[i]}
         self.rendered_lines = len(order)
-        rest = np.empty(len(self._rest), dtype=object)
-        rest[:] = self._rest
-        pre = np.array(_PREFIX, dtype=object)
+        rest = self._rest
+        pre = _PREFIX
+        frac = _FRAC_L
         out = []
         for k in range(0, len(order), 100_000):
             o = order[k:k + 100_000]
             m = ms[o]
-            sec = (m // 1000).astype(str).astype(object)
-            parts = pre[ty[o]] + sec + _FRAC[m % 1000] + rest[o] + "\n"
-            out.append("".join(parts.tolist()))
+            out.append("".join([f"{pre[t]}{sec}{frac[f]}{rest[i]}\n" for t, sec, f, i in zip(
+                ty[o].tolist(), (m // 1000).tolist(), (m % 1000).tolist(), o.tolist())]))
         return out
 
     def counts(self) -> dict[str, int]:
@@ -165,12 +164,6 @@ def message_rest(sender: str, recipient: str | None = None, group: str | None = 
     return s + "}"
 
 
-def _obj(a) -> np.ndarray:
-    o = np.empty(len(a), dtype=object)
-    o[:] = a if not isinstance(a, np.ndarray) or a.dtype == object else a.astype(str)
-    return o
-
-
 def _hex16(d: np.ndarray) -> np.ndarray:
     """uint64 array -> object array of 16-hex-character strings."""
     h = d.astype(">u8").tobytes().hex()
@@ -188,20 +181,23 @@ def messages_rest(senders: Sequence[str], targets: Sequence[str], *, group: bool
     ...               digests=np.array([255], np.uint64), typing=np.array([-1]))
     [',"sender":"a","recipient":"b","kind":"text","size":5,"digest":"00000000000000ff"}']
     """
-    n = len(senders)
-    if not n:
-        return []
-    tkey = '","group":"' if group else '","recipient":"'
-    out = (',"sender":"' + _obj(senders) + tkey + _obj(targets) + '","kind":"' + _obj(kinds)
-           + '","size":' + _obj(np.asarray(sizes, dtype=np.int64)))
-    if forwarded is not None and np.any(forwarded):
-        f = np.asarray(forwarded, dtype=np.int64)
-        out = out + np.where(f > 0, ',"forwarded":' + _obj(f), "")
-    digests = np.asarray(digests, dtype=np.uint64)
-    out = out + np.where(digests != 0, ',"digest":"' + _hex16(digests) + '"', "")
-    typing = np.asarray(typing, dtype=np.int64)
-    out = out + np.where(typing >= 0, ',"typing_ms":' + _obj(typing), "") + "}"
-    return out.tolist()
+    tk = "group" if group else "recipient"
+    hx = _hex16(np.asarray(digests, dtype=np.uint64)).tolist()
+    nz = (np.asarray(digests, dtype=np.uint64) != 0).tolist()
+    fwl = np.asarray(forwarded, dtype=np.int64).tolist() if forwarded is not None else [0] * len(hx)
+    fw_, dg_, ty_ = ',"forwarded":', ',"digest":"', ',"typing_ms":'
+    out: list[str] = []
+    ap = out.append
+    for s, r, k, z, h, d, t, f in zip(senders, targets, kinds,
+                                       np.asarray(sizes, dtype=np.int64).tolist(), hx, nz,
+                                       np.asarray(typing, dtype=np.int64).tolist(), fwl):
+        x = f',"sender":"{s}","{tk}":"{r}","kind":"{k}","size":{z}'
+        if f:
+            x = f"{x}{fw_}{f}"
+        if d:
+            x = f'{x}{dg_}{h}"'
+        ap(f"{x}{ty_}{t}}}" if t >= 0 else x + "}")
+    return out
 
 
 def rand_digests(rng: np.random.Generator, n: int) -> np.ndarray:

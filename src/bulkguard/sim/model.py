@@ -423,7 +423,8 @@ def viral(w: World, n_items: int) -> None:
                 nbs = w.adj[u]
                 if not len(nbs):
                     continue
-                k = min(len(nbs), int(rng.integers(1, 6)))
+                # like messengers' limits, highly forwarded content (>= 5 hops) goes to one chat
+                k = min(len(nbs), int(rng.integers(1, 6)) if f < 5 else 1)
                 for v in rng.choice(nbs, size=k, replace=False).tolist():
                     tt = t + float(lognormal_delay(rng, 120, 1.0))
                     if tt < w.reg_time[v]:

@@ -38,7 +38,7 @@ _FIELDS = (
     # feedback (distinct accounts)
     "blocks", "reports", "reports_partner", "report_text",
     # policy and ladder
-    "violations", "level", "score", "reasons", "since_score",
+    "violations", "level", "score", "peak", "reasons", "since_score",
 )
 
 
@@ -56,7 +56,9 @@ class Account:
         self.id = aid
         self.business = False
         self.reg_ts = -1.0
-        self.reg_ip = self.reg_device = self.reg_block = None
+        self.reg_ip: str | None = None
+        self.reg_device: str | None = None
+        self.reg_block: str | None = None
         self.country_mismatch = False
         self.first_ts = self.last_ts = 0.0
         self.bm = self.bh = self.bd = 0
@@ -73,7 +75,7 @@ class Account:
         self.n_notype = self.n_typed = self.early_msgs = 0
         self.sync_n = self.sync_numbers = self.sync_matched = self.sync_max = 0
         self.groups_created = self.group_adds = self.group_adds_nc = self.group_adds_new = 0
-        self.fams = None  # list of [simhash, sends, new-chat sends, global family id] or None
+        self.fams: list[list[int]] | None = None  # [simhash, sends, new-chat sends, family id]
         self.fam_max = self.fam_new_max = self.n_fwd = self.n_fwd_high = self.link_msgs = 0
         self.cross_max = 0
         self.blocks = self.reports = self.reports_partner = 0
@@ -81,7 +83,8 @@ class Account:
         self.violations = 0
         self.level = NONE
         self.score = 0.0
-        self.reasons = ()
+        self.peak = 0.0  # highest score so far (for evaluation curves)
+        self.reasons: tuple[str, ...] = ()
         self.since_score = 0
 
     def roll(self, now: float) -> None:
