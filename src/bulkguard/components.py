@@ -11,12 +11,20 @@ def _have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _shipped(name: str) -> bool:
+    from importlib import resources
+    return resources.files("bulkguard.scoring").joinpath(name).is_file()
+
+
 def load_components(model_path: str | None = None) -> dict[str, Any]:
     """Keyword arguments for :class:`bulkguard.engine.Engine`: model, text, lane, forward."""
     parts: dict[str, Any] = {"model": None, "text": None, "lane": None, "forward": None}
-    if model_path != "none" and _have("bulkguard.scoring.model"):
+    if model_path is not None and model_path != "none":
         from bulkguard.scoring.model import Model
         parts["model"] = Model.load(model_path)
+    elif model_path is None and _shipped("model.json"):
+        from bulkguard.scoring.model import Model
+        parts["model"] = Model.load(None)
     if _have("bulkguard.scoring.text"):
         from bulkguard.scoring.text import TextClassifier
         parts["text"] = TextClassifier.load_default()

@@ -27,7 +27,7 @@ from bulkguard.events import (
 )
 from bulkguard.scoring.rules import Rules, reasons_of, to_score
 from bulkguard.signals import vector
-from bulkguard.state.account import BAN, LEVEL_NAMES, NONE, THROTTLE, Account
+from bulkguard.state.account import BAN, CHALLENGE, LEVEL_NAMES, NONE, THROTTLE, Account
 from bulkguard.state.world import World
 
 SWEEP_EVERY = 86_400.0      # event-time seconds between memory sweeps
@@ -43,12 +43,14 @@ class Engine:
     """
 
     def __init__(self, rules: Rules | None = None, model: Any = None,
-                 lane: Any = None, forward: Any = None, text: Any = None) -> None:
+                 lane: Any = None, forward: Any = None, text: Any = None,
+                 observer: Any = None) -> None:
         self.rules = rules or Rules.default()
         self.model = model
         self.lane = lane
         self.forward = forward
         self.text = text
+        self.observer = observer  # called as observer(account, vector, line) at every re-score
         self.world = World()
         self.out: list[Decision] = []
         self.events = 0
@@ -130,13 +132,14 @@ class Engine:
     def _report(self, line: int, ev: Report) -> None:
         if self.lane is not None:
             self.lane.observe(ev, self.world.now)
-        a = self.world.on_report(ev)
+        a, reporter = self.world.on_report(ev)
         if a is not None:
             if ev.messages and self.text is not None:
                 p = self.text.score_messages(ev.messages)
                 if p > a.report_text:
                     a.report_text = p
             self.rescore(a, line, ev.ts)
+        self.rescore(reporter, line, ev.ts)
 
     def _block(self, line: int, ev: Block) -> None:
         if self.lane is not None:
@@ -153,6 +156,8 @@ class Engine:
     def score(self, a: Account) -> tuple[float, list[str]]:
         """Score of ``a`` now (rules plus model) and its reasons, most important first."""
         v = vector(a, self.world)
+        if self.observer is not None:
+            self.observer(self.world.names[a.id], v, self.events)
         rules = self.rules
         evidence, hits = rules.evidence(v)
         if self.model is not None:
@@ -176,11 +181,31 @@ class Engine:
             a.reasons = tuple(reasons)
             self.out.append(Decision(line, ts, self.world.names[a.id], LEVEL_NAMES[level],
                                      round(score, 4), reasons))
+            if level >= CHALLENGE and not a.counted:
+                self._raise_siblings(a, line, ts)
         elif a.level == THROTTLE and score < self.rules.thresholds[0] * REINSTATE_FACTOR:
             a.level = NONE
             a.reasons = ()
             self.out.append(Decision(line, ts, self.world.names[a.id], "reinstate",
                                      round(score, 4), ["SCORE_RECOVERED"]))
+
+    def _raise_siblings(self, a: Account, line: int, ts: float) -> None:
+        """A stopped account raises the accounts registered on its IP, device or number block.
+
+        Siblings are re-scored now (their ``cluster_flagged`` signal went up); one level of
+        propagation per stop, bounded by the members each cluster remembers.
+        """
+        a.counted = True
+        w = self.world
+        siblings: list[int] = []
+        for c in w.clusters_of(a):
+            c.flagged += 1
+            siblings.extend(m for m in c.members if m != a.id)
+        names = w.names
+        for sid in dict.fromkeys(siblings):   # each once, in registration order
+            s = w.accounts.get(names[sid])
+            if s is not None and s.level < CHALLENGE:
+                self.rescore(s, line, ts)
 
     def reinstate(self, account: str, line: int, ts: float, reason: str = "APPEAL_GRANTED") -> Decision | None:
         """Lift any action on ``account`` (e.g. an appeal was granted)."""

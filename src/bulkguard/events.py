@@ -170,7 +170,10 @@ def _explain(err: Exception, line: bytes) -> str:
 def decode_line(line: bytes) -> AnyEvent:
     """Decode and validate one JSON line; raise :class:`EventError` naming the problem."""
     try:
-        return _decoder.decode(line)
+        ev = _decoder.decode(line)
+        if not line.isascii():  # msgspec skips unknown fields without checking their UTF-8
+            line.decode("utf-8")
+        return ev
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as err:
         raise EventError(_explain(err, line)) from None
 
@@ -272,6 +275,8 @@ def read_events(path: str | Path, *, strict: bool = False,
                 continue
             try:
                 ev = _decoder.decode(raw)
+                if not raw.isascii():
+                    raw.decode("utf-8")
             except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as err:
                 reason = _explain(err, raw)
                 stats.rejected += 1

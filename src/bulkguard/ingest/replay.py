@@ -136,6 +136,8 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
             for n, raw in enumerate(islice(f, skip, None), skip + 1):
                 try:
                     ev = decode(raw)
+                    if not raw.isascii():  # msgspec skips unknown fields unchecked
+                        raw.decode("utf-8")
                 except (msgspec.DecodeError, UnicodeDecodeError) as err:
                     if not raw.strip():
                         stats.empty += 1

@@ -7,16 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bulkguard.signals import (
-    business, content, discovery, engagement, fanout, feedback, groups, registration, timing,
-    velocity,
+    business, content, coordination, discovery, engagement, fanout, feedback, groups,
+    registration, timing, velocity,
 )
 from bulkguard.state.account import Account
 from bulkguard.state.world import World
 
 Signal = Callable[[Account, World], float]
 
-FAMILIES = (velocity, fanout, engagement, timing, registration, discovery, groups, feedback,
-            content, business)
+FAMILIES = (velocity, fanout, engagement, timing, registration, coordination, discovery, groups,
+            feedback, content, business)
 SIGNALS: dict[str, Signal] = {f.__name__: f for m in FAMILIES for f in m.SIGNALS}
 NAMES: tuple[str, ...] = tuple(SIGNALS)
 _FUNCS = tuple(SIGNALS.values())

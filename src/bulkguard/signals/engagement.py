@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from bulkguard.state.account import Account
+from bulkguard.state.windows import HOUR, est
 from bulkguard.state.world import World
 
 
@@ -36,4 +37,23 @@ def inbound_ratio(a: Account, w: World) -> float:
     return a.n_senders / a.n_recip if a.n_recip else 0.0
 
 
-SIGNALS = (reply_ratio, unanswered, reply_delay, inbound_ratio)
+def recipients_settled(a: Account, w: World) -> float:
+    """Distinct recipients first written to more than about an hour ago (time to answer)."""
+    return max(0.0, a.n_recip - est(a.h_new, a.h_new_p, a.bh, w.now, HOUR))
+
+
+def reply_ratio_settled(a: Account, w: World) -> float:
+    """Reply ratio over settled recipients: an announcement sent a minute ago is not yet
+    unanswered (1.0 while there are none).
+
+    >>> a, w = Account(0), World()
+    >>> a.n_recip, a.n_answered, a.h_new, a.bh = 50, 5, 45, 0
+    >>> reply_ratio_settled(a, w)
+    1.0
+    """
+    settled = recipients_settled(a, w)
+    return min(1.0, a.n_answered / settled) if settled >= 1.0 else 1.0
+
+
+SIGNALS = (reply_ratio, unanswered, reply_delay, inbound_ratio, recipients_settled,
+           reply_ratio_settled)

@@ -44,4 +44,20 @@ def report_text(a: Account, w: World) -> float:
     return a.report_text
 
 
-SIGNALS = (blocks, reports, reports_partner, reports_stranger, feedback_rate, report_text)
+def reports_filed(a: Account, w: World) -> float:
+    """Reports this account filed against others."""
+    return float(a.filed)
+
+
+def reports_filed_stranger(a: Account, w: World) -> float:
+    """Reports this account filed against accounts that never wrote to it (brigading).
+
+    >>> a = Account(0); a.filed, a.filed_stranger = 3, 3
+    >>> reports_filed_stranger(a, World())
+    3.0
+    """
+    return float(a.filed_stranger)
+
+
+SIGNALS = (blocks, reports, reports_partner, reports_stranger, feedback_rate, report_text,
+           reports_filed, reports_filed_stranger)

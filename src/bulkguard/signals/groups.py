@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from bulkguard.state.account import Account
+from bulkguard.state.windows import HOUR, est
 from bulkguard.state.world import World
 
 
@@ -36,5 +37,16 @@ def group_noncontact_share(a: Account, w: World) -> float:
     return a.group_adds_nc / a.group_adds if a.group_adds else 0.0
 
 
-SIGNALS = (groups_created, group_adds, group_adds_noncontact, group_adds_stranger,
+def group_adds_noncontact_1h(a: Account, w: World) -> float:
+    """Non-contacts added to groups in the last hour.
+
+    >>> a, w = Account(0), World()
+    >>> a.ga_b, a.ga_h, w.now = 0, 40, 1800.0
+    >>> group_adds_noncontact_1h(a, w)
+    40.0
+    """
+    return est(a.ga_h, a.ga_hp, a.ga_b, w.now, HOUR)
+
+
+SIGNALS = (group_adds_noncontact_1h, groups_created, group_adds, group_adds_noncontact, group_adds_stranger,
            group_noncontact_share)

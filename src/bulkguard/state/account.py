@@ -32,11 +32,13 @@ _FIELDS = (
     # discovery
     "sync_n", "sync_numbers", "sync_matched", "sync_max",
     # groups
-    "groups_created", "group_adds", "group_adds_nc", "group_adds_new",
+    "groups_created", "group_adds", "group_adds_nc", "group_adds_new", "ga_b", "ga_h", "ga_hp",
     # content
     "fams", "fam_max", "fam_new_max", "n_fwd", "n_fwd_high", "link_msgs", "cross_max",
     # feedback (distinct accounts)
-    "blocks", "reports", "reports_partner", "report_text",
+    "blocks", "reports", "reports_partner", "report_text", "filed", "filed_stranger",
+    # coordination: stopped siblings were counted in this account's clusters
+    "counted",
     # policy and ladder
     "violations", "level", "score", "peak", "reasons", "since_score",
 )
@@ -75,10 +77,13 @@ class Account:
         self.n_notype = self.n_typed = self.early_msgs = 0
         self.sync_n = self.sync_numbers = self.sync_matched = self.sync_max = 0
         self.groups_created = self.group_adds = self.group_adds_nc = self.group_adds_new = 0
+        self.ga_b = self.ga_h = self.ga_hp = 0  # non-contact adds, hour window
         self.fams: list[list[int]] | None = None  # [simhash, sends, new-chat sends, family id]
         self.fam_max = self.fam_new_max = self.n_fwd = self.n_fwd_high = self.link_msgs = 0
         self.cross_max = 0
         self.blocks = self.reports = self.reports_partner = 0
+        self.filed = self.filed_stranger = 0  # reports this account filed / against strangers
+        self.counted = False
         self.report_text = 0.0
         self.violations = 0
         self.level = NONE

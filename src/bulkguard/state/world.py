@@ -58,11 +58,12 @@ def number_block(phone: str) -> str:
 class Cluster:
     """Registrations sharing one IP, device or number block."""
 
-    __slots__ = ("counter", "members")
+    __slots__ = ("counter", "members", "flagged")
 
     def __init__(self) -> None:
         self.counter = BucketCounter()
         self.members: list[int] = []
+        self.flagged = 0  # members stopped (challenge or higher)
 
     def add(self, aid: int, now: float) -> None:
         self.counter.add(now)
@@ -71,10 +72,10 @@ class Cluster:
             del self.members[0]
 
     def __getstate__(self) -> tuple:
-        return self.counter, self.members
+        return self.counter, self.members, self.flagged
 
     def __setstate__(self, st: tuple) -> None:
-        self.counter, self.members = st
+        self.counter, self.members, self.flagged = st
 
 
 class Family:
@@ -341,16 +342,24 @@ class World:
         if not self.is_contact(a.id, m):
             a.group_adds_nc += 1
             g[2] += 1
+            b = int(self.now // HOUR)
+            if b != a.ga_b:
+                a.ga_hp = a.ga_h if b == a.ga_b + 1 else 0
+                a.ga_h = 0
+                a.ga_b = b
+            a.ga_h += 1
             if not self.pairs.get(a.id << 32 | m, 0) & MSG:
                 a.group_adds_new += 1
         return a
 
-    def _feedback(self, source: str, target: str, flag: int) -> Account | None:
+    def _feedback(self, source: str, target: str, flag: int) -> tuple[Account | None, int]:
+        """Record ``source`` blocking/reporting ``target``; the target (None if a repeat) and
+        the pair record of target -> source before it."""
         t = self.account(target)
         k = t.id << 32 | self.id_of(source)
         v = self.pairs.get(k, 0)
         if v & flag:
-            return None  # the same person blocking or reporting twice counts once
+            return None, v  # the same person blocking or reporting twice counts once
         self.pairs[k] = v | flag
         if flag == BLOCKED:
             t.blocks += 1
@@ -358,13 +367,31 @@ class World:
             t.reports += 1
             if v & MSG:
                 t.reports_partner += 1
-        return t
+        return t, v
 
     def on_block(self, ev: Block) -> Account | None:
-        return self._feedback(ev.blocker, ev.blocked, BLOCKED)
+        return self._feedback(ev.blocker, ev.blocked, BLOCKED)[0]
 
-    def on_report(self, ev: Report) -> Account | None:
-        return self._feedback(ev.reporter, ev.reported, REPORTED)
+    def on_report(self, ev: Report) -> tuple[Account | None, Account]:
+        """Returns the reported account (None for a repeated report) and the reporter."""
+        t, v = self._feedback(ev.reporter, ev.reported, REPORTED)
+        r = self.account(ev.reporter)
+        if t is not None:
+            r.filed += 1
+            if not v & MSG:  # reporting someone who never wrote to you
+                r.filed_stranger += 1
+        return t, r
+
+    def clusters_of(self, a: Account) -> list[Cluster]:
+        """The registration clusters (IP, device, number block) ``a`` belongs to."""
+        out = []
+        for table, key in ((self.by_ip, a.reg_ip), (self.by_device, a.reg_device),
+                           (self.by_block, a.reg_block)):
+            if key is not None:
+                c = table.get(key)
+                if c is not None:
+                    out.append(c)
+        return out
 
     # -- bounded memory ------------------------------------------------------------------
     def sweep(self, keep_days: float = 30.0) -> int:
