@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def generate(path: str, n_events: int, seed: int = 0, humans: int = 0) -> None:
@@ -101,7 +100,10 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the generated file")
     ap.add_argument("--profile", action="store_true", help="profile with pyinstrument")
     args = ap.parse_args()
+    import bulkguard.engine
     from bulkguard.ingest.replay import build_engine, replay
+    build = "compiled (mypyc)" if bulkguard.engine.__file__.endswith(".so") else "pure Python"
+    print(f"bulkguard build: {build} ({bulkguard.engine.__file__})")
 
     tmp = tempfile.mkdtemp(prefix="bulkguard-bench-")
     path = args.file

@@ -19,7 +19,8 @@ or a message is refused.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from bulkguard.events import (
     Block, ContactAdd, ContactSync, Decision, GroupCreate, GroupJoin, Message, OptIn, OptOut,
@@ -27,12 +28,14 @@ from bulkguard.events import (
 )
 from bulkguard.scoring.rules import Rules, reasons_of, to_score
 from bulkguard.signals import vector
-from bulkguard.state.account import BAN, CHALLENGE, LEVEL_NAMES, NONE, THROTTLE, Account
+from bulkguard.state.account import BAN, CHALLENGE, NONE, THROTTLE, Account
 from bulkguard.state.world import World
 
 SWEEP_EVERY = 86_400.0      # event-time seconds between memory sweeps
 REINSTATE_FACTOR = 0.6      # a throttle lifts when the score falls under this share of its threshold
 MAX_REASONS = 6
+Action = Literal["throttle", "challenge", "suspend", "ban", "reinstate", "reject"]
+ACTIONS: tuple[Action, ...] = ("reinstate", "throttle", "challenge", "suspend", "ban")
 
 
 class Engine:
@@ -55,7 +58,7 @@ class Engine:
         self.out: list[Decision] = []
         self.events = 0
         self.rescored = 0
-        self._dispatch = {
+        self._dispatch: dict[type, Callable[[int, Any], None]] = {
             Register: self._register, ContactAdd: self._contact_add, ContactSync: self._sync,
             GroupCreate: self._group_create, GroupJoin: self._group_join, Report: self._report,
             Block: self._block, OptIn: self._policy_event, OptOut: self._policy_event,
@@ -179,7 +182,7 @@ class Engine:
         if level > a.level:
             a.level = level
             a.reasons = tuple(reasons)
-            self.out.append(Decision(line, ts, self.world.names[a.id], LEVEL_NAMES[level],
+            self.out.append(Decision(line, ts, self.world.names[a.id], ACTIONS[level],
                                      round(score, 4), reasons))
             if level >= CHALLENGE and not a.counted:
                 self._raise_siblings(a, line, ts)

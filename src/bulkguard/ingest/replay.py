@@ -86,20 +86,21 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     fp = _fingerprint(events, eng.rules, model_path, out)
     skip, out_pos, dead_pos = 0, None, 0
     if ckpt_path is not None and ckpt_path.exists():
-        with open(ckpt_path, "rb") as f:
-            ck = pickle.load(f)
+        with open(ckpt_path, "rb") as fh:
+            ck = pickle.load(fh)
         if ck.get("fingerprint") != fp:
             raise ValueError(f"{ckpt_path}: checkpoint belongs to another run (different events, "
                              "rules, model or output); use another --state directory or delete it")
         eng.restore(ck["engine"])
         skip, out_pos, dead_pos = ck["line"], ck["out_pos"], ck["dead_pos"]
-        stats.__init__(**ck["stats"])
+        for k, v in ck["stats"].items():
+            setattr(stats, k, v)
         result.decisions.update(ck["decisions"])
         result.resumed_from = skip
     # A fresh run starts the dead letters afresh; a resumed one cuts them back to the checkpoint.
     if os.path.exists(rejected):
-        with open(rejected, "r+b") as f:
-            f.truncate(dead_pos)
+        with open(rejected, "r+b") as fw:
+            fw.truncate(dead_pos)
     dead = DeadLetters(rejected)
     sink = JsonlSink(out, resume_at=out_pos)
 
@@ -108,14 +109,14 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
         dead.flush()
         dpos = os.path.getsize(rejected) if os.path.exists(rejected) else 0
         tmp = ckpt_path.with_suffix(".tmp")  # type: ignore[union-attr]
-        with open(tmp, "wb") as f:
+        with open(tmp, "wb") as fc:
             pickle.dump({"fingerprint": fp, "engine": eng.snapshot(), "line": line,
                          "out_pos": sink.position(), "dead_pos": dpos,
                          "stats": {"read": stats.read, "accepted": stats.accepted,
                                    "rejected": stats.rejected, "empty": stats.empty},
-                         "decisions": dict(result.decisions)}, f, protocol=pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
+                         "decisions": dict(result.decisions)}, fc, protocol=pickle.HIGHEST_PROTOCOL)
+            fc.flush()
+            os.fsync(fc.fileno())
         os.replace(tmp, ckpt_path)  # type: ignore[arg-type]
 
     if ckpt_path is not None:

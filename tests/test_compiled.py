@@ -1,0 +1,48 @@
+"""The mypyc-compiled hot path (``BULKGUARD_COMPILE=1 pip install .``) must decide exactly
+like the pure-Python sources it is built from."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT.parent / "shared" / "spec" / "sample" / "events.jsonl"
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("mypyc") is None,
+                                reason="mypy (mypyc) not installed")
+
+
+def _replay(pythonpath: str | None, events: Path, out: Path) -> str:
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    code = ("import sys, bulkguard.engine as e; from bulkguard.cli import main; "
+            "print(e.__file__); sys.exit(main(sys.argv[1:]))")
+    r = subprocess.run([sys.executable, "-c", code, "replay", str(events), "--out", str(out)],
+                       env=env, capture_output=True, text=True, cwd=out.parent, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.splitlines()[0]
+
+
+def test_compiled_build_matches_pure_python(tmp_path: Path) -> None:
+    target = tmp_path / "fast"
+    env = dict(os.environ, BULKGUARD_COMPILE="1")
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation",
+                        "--no-deps", "--target", str(target), str(ROOT)],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    from bulkguard.sim import simulate
+    simulate(tmp_path / "scn", seed=3, accounts=300, days=0.5)
+    streams = [tmp_path / "scn" / "events.jsonl"] + ([SAMPLE] if SAMPLE.exists() else [])
+    for i, events in enumerate(streams):
+        fast, pure = tmp_path / f"fast{i}.jsonl", tmp_path / f"pure{i}.jsonl"
+        assert _replay(str(target), events, fast).endswith(".so")
+        assert _replay(None, events, pure).endswith(".py")
+        assert fast.read_bytes() == pure.read_bytes()
+        assert fast.stat().st_size > 0
