@@ -44,7 +44,7 @@ def check_decisions(events: str | Path, decisions: str | Path) -> str:
     return r.stdout
 
 
-@pytest.fixture(name="check_decisions")
+@pytest.fixture(name="check_decisions", scope="session")
 def check_decisions_fixture():
     """The :func:`check_decisions` helper, as a fixture (test modules cannot import conftest)."""
     return check_decisions

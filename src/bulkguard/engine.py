@@ -28,7 +28,7 @@ from bulkguard.events import (
 )
 from bulkguard.scoring.rules import Rules, reasons_of, to_score
 from bulkguard.signals import vector
-from bulkguard.state.account import BAN, CHALLENGE, NONE, THROTTLE, Account
+from bulkguard.state.account import BAN, CHALLENGE, NONE, SUSPEND, THROTTLE, Account
 from bulkguard.state.world import World
 
 SWEEP_EVERY = 86_400.0      # event-time seconds between memory sweeps
@@ -101,10 +101,15 @@ class Engine:
         if lane is not None and (ev.template is not None or ev.sender in lane.biz
                                  or ev.recipient in lane.biz):
             code = lane.check_message(ev, self.world.now)
+            if code is None and ev.sender in lane.biz:
+                # a business the ladder suspended or banned sends nothing more, message by message
+                b = self.world.accounts.get(ev.sender)
+                if b is not None and b.level >= SUSPEND:
+                    code = "ACCOUNT_SUSPENDED"
         if code is None and ev.forwarded and self.forward is not None:
             code = self.forward.check(ev, self.world.now)
         a = self.world.on_message(ev)
-        if code is not None:
+        if code is not None and ev.sender:
             s = a if a is not None else self.world.accounts[ev.sender]
             self.out.append(Decision(line, ev.ts, ev.sender, "reject", round(s.score, 4),
                                      [code, *s.reasons[:MAX_REASONS - 1]]))
@@ -154,43 +159,67 @@ class Engine:
     def _policy_event(self, line: int, ev: Any) -> None:
         if self.lane is not None:
             self.lane.observe(ev, self.world.now)
+        t = type(ev)
+        if t is OptIn or t is OptOut:
+            # a customer who opted in is a contact of the business, until it opts out
+            self.world.set_contact(ev.business, ev.customer, t is OptIn)
 
     # -- scoring and the ladder ----------------------------------------------------------------
     def score(self, a: Account) -> tuple[float, list[str]]:
         """Score of ``a`` now (rules plus model) and its reasons, most important first."""
         v = vector(a, self.world)
-        if self.observer is not None:
-            self.observer(self.world.names[a.id], v, self.events)
+        evidence, p = self._evidence(v)
+        return to_score(evidence), self._reasons(v, p)
+
+    def _evidence(self, v: list[float]) -> tuple[float, float]:
+        """Summed evidence of rules and model for signal vector ``v``, and the model's p (-1: none)."""
         rules = self.rules
-        evidence, hits = rules.evidence(v)
-        if self.model is not None:
+        evidence = rules.weight_of(v)
+        p = -1.0
+        if self.model is not None and rules.model_weight > 0.0:
             p = self.model.probability(v)
             if p >= rules.model_floor:
                 evidence += -math.log(max(1.0 - p, 1e-9)) * rules.model_weight
-                hits = hits + self.model.reasons(v, p)
-        return to_score(evidence), reasons_of(hits)[:MAX_REASONS]
+        return evidence, p
+
+    def _reasons(self, v: list[float], p: float) -> list[str]:
+        """Reason codes for ``v``: fired rules and the model's top features, heaviest first.
+        Only computed when a decision is written."""
+        hits = self.rules.evidence(v)[1]
+        if p >= self.rules.model_floor and p >= 0.0:
+            hits = hits + self.model.reasons(v, p)
+        return reasons_of(hits)[:MAX_REASONS]
 
     def rescore(self, a: Account, line: int, ts: float) -> None:
         """Recompute ``a``'s score and move it on the ladder, emitting a decision on change."""
         a.since_score = 0
+        if a.level == BAN:
+            return  # nothing above a ban; only an appeal (``reinstate``) moves it
+        name = self.world.names[a.id]
+        if not name:
+            return  # an empty identifier is a valid event but no account to act on
         self.rescored += 1
-        score, reasons = self.score(a)
+        v = vector(a, self.world)
+        if self.observer is not None:
+            self.observer(name, v, self.events)
+        evidence, p = self._evidence(v)
+        score = to_score(evidence)
         a.score = score
         if score > a.peak:
             a.peak = score
         level = self.rules.level(score)
         if level > a.level:
+            reasons = self._reasons(v, p)
             a.level = level
             a.reasons = tuple(reasons)
-            self.out.append(Decision(line, ts, self.world.names[a.id], ACTIONS[level],
-                                     round(score, 4), reasons))
+            self.out.append(Decision(line, ts, name, ACTIONS[level], round(score, 4), reasons))
             if level >= CHALLENGE and not a.counted:
                 self._raise_siblings(a, line, ts)
         elif a.level == THROTTLE and score < self.rules.thresholds[0] * REINSTATE_FACTOR:
             a.level = NONE
             a.reasons = ()
-            self.out.append(Decision(line, ts, self.world.names[a.id], "reinstate",
-                                     round(score, 4), ["SCORE_RECOVERED"]))
+            self.out.append(Decision(line, ts, name, "reinstate", round(score, 4),
+                                     ["SCORE_RECOVERED"]))
 
     def _raise_siblings(self, a: Account, line: int, ts: float) -> None:
         """A stopped account raises the accounts registered on its IP, device or number block.

@@ -61,8 +61,14 @@ def build_engine(rules_path: str | None = None, model_path: str | None = None) -
 
 
 def _fingerprint(events: str, rules: Rules, model: str | None, out: str) -> str:
+    """Identity of a run: input (path and its first 64 KiB, so a regenerated file at the
+    same path is not mistaken for the old one; appending is fine), rules, model, output."""
     src = os.path.abspath(events) if events != "-" else "-"
-    return hashlib.sha256(f"{FORMAT}|{src}|{rules.digest}|{model}|{os.path.abspath(out)}".encode()).hexdigest()
+    h = hashlib.sha256(f"{FORMAT}|{src}|{rules.digest}|{model}|{os.path.abspath(out)}".encode())
+    if events != "-":
+        with open_input(events) as f:
+            h.update(f.read(1 << 16))
+    return h.hexdigest()
 
 
 class StrictStop(Exception):

@@ -311,8 +311,13 @@ class World:
         return a
 
     def on_contact_add(self, ev: ContactAdd) -> None:
-        k = self.id_of(ev.account) << 32 | self.id_of(ev.contact)
-        self.pairs[k] = self.pairs.get(k, 0) | CONTACT
+        self.set_contact(ev.account, ev.contact, True)
+
+    def set_contact(self, account: str, contact: str, on: bool) -> None:
+        """Mark (or unmark) ``contact`` as a contact of ``account``."""
+        k = self.id_of(account) << 32 | self.id_of(contact)
+        v = self.pairs.get(k, 0)
+        self.pairs[k] = (v | CONTACT) if on else (v & ~CONTACT)
 
     def on_contact_sync(self, ev: ContactSync) -> Account:
         a = self.account(ev.account)

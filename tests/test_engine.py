@@ -1,0 +1,245 @@
+"""The engine end to end: the sample stream, speed of decision, late events, robustness on
+generated streams and causality (a decision depends only on lines at or before it)."""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bulkguard.engine import Engine
+from bulkguard.events import Block, Message, Register, decode_line, encode_event
+from bulkguard.ingest.replay import build_engine, replay
+from test_events import any_event  # the per-type strategies (tests/ is on sys.path)
+
+STOP = {"challenge", "suspend", "ban"}
+
+
+def check_engine_out(tmp: Path, events: list, out: list, check) -> None:
+    """Write events (line i = events[i-1]) and an engine's decisions to files; run the checker."""
+    (tmp / "ev.jsonl").write_bytes(b"".join(encode_event(e) + b"\n" for e in events))
+    (tmp / "out.jsonl").write_bytes(b"".join(msgspec.json.encode(d) + b"\n" for d in out))
+    check(tmp / "ev.jsonl", tmp / "out.jsonl")
+ORDER = ["throttle", "challenge", "suspend", "ban"]
+
+
+def run(events: Path, out_dir: Path, name: str = "d") -> list[dict]:
+    out = out_dir / f"{name}.jsonl"
+    replay(str(events), str(out), rejected=str(out_dir / f"{name}.rejected.jsonl"))
+    return [json.loads(x) for x in out.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def sample_run(sample_events, tmp_path_factory):
+    d = tmp_path_factory.mktemp("sample")
+    decisions = run(sample_events, d)
+    return decisions, d / "d.jsonl"
+
+
+def test_sample_decisions_pass_checker(sample_run, sample_events, check_decisions):
+    check_decisions(sample_events, sample_run[1])
+
+
+def test_sample_stops_blaster_and_nobody_else(sample_run):
+    decisions, _ = sample_run
+    stopped = {d["account"] for d in decisions if d["action"] in STOP}
+    assert stopped == {"blaster"}
+    assert not [d for d in decisions if d["account"] in {"alice", "bob", "carol", "shop"}
+                and d["action"] in STOP]
+    # the ladder only climbs, and the first stop comes during the blast (before the report)
+    bl = [d for d in decisions if d["account"] == "blaster"]
+    assert [ORDER.index(d["action"]) for d in bl] == sorted(ORDER.index(d["action"]) for d in bl)
+    first_stop = min(d["line"] for d in bl if d["action"] in STOP)
+    assert first_stop < 47
+
+
+def test_sample_rejects_winter_sale_without_optin(sample_run):
+    decisions, _ = sample_run
+    rejects = [d for d in decisions if d["action"] == "reject"]
+    assert [(d["line"], d["account"]) for d in rejects] == [(16, "shop")]
+    assert rejects[0]["reasons"][0] == "NO_OPTIN"
+
+
+@pytest.mark.parametrize("digest", [None, "9f3a5c7e11d0b2a4"])
+@pytest.mark.parametrize("kind", ["text", "link"])
+def test_new_account_blast_stopped_within_20_messages(digest, kind, tmp_path, check_decisions):
+    eng = build_engine()
+    t0 = 1_700_000_000.0
+    events = [Register(ts=t0, account="x", phone="+4915112340001", ip="192.0.2.1",
+                       device="dx", country="DE"),
+              # some ordinary traffic around it, so the engine is not looking at one account
+              Message(ts=t0 + 100, sender="p", recipient="q"),
+              Message(ts=t0 + 110, sender="q", recipient="p")]
+    events += [Message(ts=t0 + 300 + i * 0.15, sender="x", recipient=f"stranger{i}", kind=kind,
+                       size=120, digest=digest) for i in range(100)]   # 100 in 15 s
+    first_stop = None
+    for n, ev in enumerate(events, 1):
+        eng.handle(n, ev)
+        if first_stop is None and any(d.account == "x" and d.action in STOP for d in eng.out):
+            first_stop = n - 3
+    assert first_stop is not None and first_stop <= 20, first_stop
+    assert not [d for d in eng.out if d.account in ("p", "q")]
+    check_engine_out(tmp_path, events, eng.out, check_decisions)
+
+
+def test_model_weight_zero_gives_no_model_reasons(sample_events):
+    """Regression: MODEL_* reasons were listed when the model weight was 0."""
+    from bulkguard.scoring.rules import Rules
+    base = Rules.default()
+    rules = Rules.from_toml(
+        "[actions]\nthrottle = 0.4\nchallenge = 0.6\nsuspend = 0.8\nban = 0.95\n"
+        "[model]\nweight = 0\n[[rule]]\ncode = \"SENT_ANYTHING\"\n"
+        "when = [\"msgs_total >= 1\"]\nweight = 0.6\n")
+    eng = build_engine()
+    if eng.model is None:
+        pytest.skip("no shipped model")
+    eng.rules = rules
+    assert base.rules != rules.rules
+    for n, raw in enumerate(sample_events.read_bytes().splitlines(), 1):
+        eng.handle(n, decode_line(raw))
+    reasons = [r for d in eng.out for r in d.reasons]
+    assert "SENT_ANYTHING" in reasons
+    assert not [r for r in reasons if r.startswith("MODEL_")]
+
+
+def test_late_event_accepted_clock_does_not_go_back(tmp_path, check_decisions):
+    eng = Engine()
+    eng.handle(1, Block(ts=100.0, blocker="a", blocked="b"))
+    eng.handle(2, Block(ts=50.0, blocker="c", blocked="b"))
+    assert eng.world.now == 100.0
+    assert eng.world.accounts["b"].blocks == 2
+    eng.handle(3, Message(ts=120.0, sender="a", recipient="z"))
+    assert eng.world.now == 120.0
+    # through replay: the late line is accepted and its decisions carry its own ts
+    lines = [encode_event(Register(ts=1000.0, account="x"))]
+    lines += [encode_event(Message(ts=1001.0 + i, sender="x", recipient=f"u{i}", digest="ab12"))
+              for i in range(10)]
+    lines.append(encode_event(Message(ts=900.0, sender="x", recipient="late", digest="ab12")))
+    lines += [encode_event(Message(ts=1011.0 + i, sender="x", recipient=f"v{i}", digest="ab12"))
+              for i in range(10)]
+    p = tmp_path / "late.jsonl"
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    r = replay(str(p), str(tmp_path / "d.jsonl"))
+    assert (r.stats.read, r.stats.accepted, r.stats.rejected) == (22, 22, 0)
+    check_decisions(p, tmp_path / "d.jsonl")
+
+
+def test_empty_account_id_never_gets_a_bad_decision(tmp_path, check_decisions):
+    """Regression: the engine acted on account \"\" (refused by check_decisions.py)."""
+    lines = [b'{"type":"register","ts":0,"account":""}',
+             b'{"type":"contact_sync","ts":1,"account":"","numbers":5000,"matched":40}']
+    lines += [b'{"type":"message","ts":%d,"sender":"","recipient":"u%d","digest":"ab12"}'
+              % (2 + i, i) for i in range(15)]
+    p = tmp_path / "empty.jsonl"
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    replay(str(p), str(tmp_path / "d.jsonl"))
+    check_decisions(p, tmp_path / "d.jsonl")
+
+
+# -- generated streams: never crash, every line accounted for --------------------------------
+
+ids = st.sampled_from([f"a{i}" for i in range(12)])
+ts = st.floats(min_value=0, max_value=5000, allow_nan=False)
+valid_event = st.one_of(
+    st.builds(Message, ts=ts, sender=ids, recipient=ids, digest=st.sampled_from(
+        [None, "9f3a5c7e11d0b2a4", "9f3a5c7e11d0b2a5", "0000000000000000", "zz"]),
+        forwarded=st.integers(0, 9), typing_ms=st.none() | st.integers(0, 5000),
+        template=st.none() | st.just("t")),
+    st.builds(Message, ts=ts, sender=ids, group=st.sampled_from(["g1", "g2"])),
+    st.builds(Register, ts=ts, account=ids, kind=st.sampled_from(["personal", "business"]),
+              phone=st.none() | st.sampled_from(["+4915112340001", "+12", "+15550100"]),
+              ip=st.none() | st.just("192.0.2.1"), device=st.none() | st.just("d"),
+              country=st.none() | st.sampled_from(["DE", "US", "zz"])),
+)
+
+
+def _garbage():
+    return st.one_of(st.binary(max_size=40), st.text(max_size=40).map(str.encode),
+                     st.sampled_from([b"[]", b"{}", b'{"type":"message"}', b"NaN", b"  "]))
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_generated_streams_never_crash(data, check_decisions):
+    pieces = data.draw(st.lists(st.one_of(
+        valid_event.map(encode_event), any_event.map(encode_event), valid_event.map(encode_event),
+        _garbage(), st.just(b"")), max_size=60))
+    # a line never contains a raw newline: split garbage on it
+    lines = [p.replace(b"\n", b" ").replace(b"\r", b" ") for p in pieces]
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "in.jsonl"
+        p.write_bytes(b"".join(x + b"\n" for x in lines))
+        r = replay(str(p), str(Path(d) / "d.jsonl"))
+        s = r.stats
+        assert s.read == len(lines)
+        assert s.accepted + s.rejected + s.empty == s.read
+        assert s.empty == sum(1 for x in lines if not x.strip())
+        dead = [json.loads(x) for x in (Path(d) / "d.rejected.jsonl").read_bytes().splitlines()] \
+            if (Path(d) / "d.rejected.jsonl").exists() else []
+        assert len(dead) == s.rejected
+        for rec in dead:
+            raw = lines[rec["line"] - 1]
+            assert (bytes.fromhex(rec["raw"]) if rec.get("raw_encoding") == "hex"
+                    else rec["raw"].encode()) == raw
+        dead_lines = {rec["line"] for rec in dead}
+        for i, x in enumerate(lines, 1):   # accepted exactly when the decoder accepts
+            if x.strip():
+                try:
+                    decode_line(x)
+                    ok = True
+                except ValueError:
+                    ok = False
+                assert ok == (i not in dead_lines), (i, x)
+        # every decision names an accepted line, at or after the lines before it
+        decs = [json.loads(x) for x in (Path(d) / "d.jsonl").read_bytes().splitlines()]
+        assert all(dd["line"] not in dead_lines and 0 <= dd["score"] <= 1 for dd in decs)
+        assert [dd["line"] for dd in decs] == sorted(dd["line"] for dd in decs)
+        if decs:
+            check_decisions(p, Path(d) / "d.jsonl")
+
+
+def test_random_streams_with_a_blaster_pass_checker(tmp_path, make_stream, check_decisions):
+    for seed in (11, 12):
+        p = tmp_path / f"s{seed}.jsonl"
+        p.write_bytes(b"\n".join(make_stream(2500, seed=seed, blasters=2, bad_every=60,
+                                             humans=40)) + b"\n")
+        decisions = run(p, tmp_path, f"d{seed}")
+        check_decisions(p, tmp_path / f"d{seed}.jsonl")
+        stopped = {d["account"] for d in decisions if d["action"] in STOP}
+        assert {"blaster0", "blaster1"} <= stopped
+
+
+# -- causality -------------------------------------------------------------------------------
+
+def _prefix_matches(events: Path, tmp_path: Path, ns: list[int], check) -> None:
+    full = run(events, tmp_path, "full")
+    check(events, tmp_path / "full.jsonl")
+    raw = events.read_bytes().split(b"\n")
+    for n in ns:
+        p = tmp_path / f"prefix{n}.jsonl"
+        p.write_bytes(b"\n".join(raw[:n]) + b"\n")
+        part = run(p, tmp_path, f"part{n}")
+        assert part == [d for d in full if d["line"] <= n], f"prefix of {n} lines differs"
+        check(p, tmp_path / f"part{n}.jsonl")
+
+
+def test_causality_sample(sample_events, tmp_path, check_decisions):
+    _prefix_matches(sample_events, tmp_path, [1, 16, 17, 18, 23, 26, 28, 40, 59],
+                    check_decisions)
+
+
+def test_causality_generated(blaster_stream, tmp_path, check_decisions):
+    full = run(blaster_stream, tmp_path, "check")
+    check_decisions(blaster_stream, tmp_path / "check.jsonl")
+    lines = sorted({d["line"] for d in full})
+    rng = random.Random(5)
+    ns = sorted({lines[0], lines[0] - 1, lines[len(lines) // 2], lines[-1], 2999,
+                 *rng.sample(range(1, 3000), 3)})
+    _prefix_matches(blaster_stream, tmp_path, ns, check_decisions)
