@@ -179,7 +179,8 @@ class Engine:
         if self.model is not None and rules.model_weight > 0.0:
             p = self.model.probability(v)
             if p >= rules.model_floor:
-                evidence += -math.log(max(1.0 - p, 1e-9)) * rules.model_weight
+                evidence += min(-math.log(max(1.0 - p, 1e-9)) * rules.model_weight,
+                                rules.model_cap)
         return evidence, p
 
     def _reasons(self, v: list[float], p: float) -> list[str]:

@@ -42,7 +42,7 @@ from bulkguard.signals import NAMES
 ACTIONS = ("throttle", "challenge", "suspend", "ban")
 RULE_KEYS = ("code", "when", "weight", "explain")
 TOP_KEYS = ("version", "actions", "rule", "model")
-MODEL_KEYS = ("weight", "floor")
+MODEL_KEYS = ("weight", "floor", "cap")
 _COND = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
 _CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 
@@ -70,6 +70,7 @@ class Rules:
     thresholds: tuple[float, float, float, float]   # throttle, challenge, suspend, ban
     model_weight: float = 1.0   # how the model's probability counts (see Engine)
     model_floor: float = 0.0    # model probabilities under this are ignored
+    model_cap: float = 2.0      # most evidence the model alone may add
     digest: str = ""            # sha256 of the source text, for checkpoints
 
     # -- loading ------------------------------------------------------------------------
@@ -162,11 +163,12 @@ class Rules:
             rules.append(Rule(code, tuple(conds), float(w), explain))
         mw = model.get("weight", 1.0)
         mf = model.get("floor", 0.0)
-        for k, v in (("weight", mw), ("floor", mf)):
+        mc = model.get("cap", 2.0)
+        for k, v in (("weight", mw), ("floor", mf), ("cap", mc)):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v <= 10.0:
                 raise RulesError(f"{source}: [model] {k} must be a number in [0, 10], got {v!r}")
         digest = hashlib.sha256(text.encode()).hexdigest()
-        out = cls(tuple(rules), tuple(th), float(mw), float(mf), digest)  # type: ignore[arg-type]
+        out = cls(tuple(rules), tuple(th), float(mw), float(mf), float(mc), digest)  # type: ignore[arg-type]
         object.__setattr__(out, "_fire", _compile(out.rules))
         object.__setattr__(out, "_sum", _compile(out.rules, total=True))
         return out
