@@ -35,7 +35,7 @@ OptinSource = Literal["qr", "link", "web", "chat", "other"]
 TemplateCategory = Literal["marketing", "utility", "authentication"]
 
 
-class Event(msgspec.Struct, tag_field="type", omit_defaults=True, frozen=True):
+class Event(msgspec.Struct, tag_field="type", omit_defaults=True, frozen=True, gc=False):
     ts: Ts
 
 
@@ -127,7 +127,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
 }
 
 
-class Decision(msgspec.Struct, frozen=True):
+class Decision(msgspec.Struct, frozen=True, gc=False):
     """One line of the decisions file (spec: Decisions)."""
 
     line: int

@@ -15,15 +15,31 @@ from bulkguard.state.account import Account
 from bulkguard.state.countries import phone_country
 from bulkguard.state.windows import DAY, HOUR, BucketCounter
 
-# Pair flags, in the record of the directed pair (a -> b), key ``a.id << 32 | b.id``.
-# The rest of the int is the Unix second of a's last message to b.
+# The pair graph: one int per unordered pair {lo, hi} (lo < hi), key ``lo << 32 | hi``, so a
+# message costs one lookup. Bits 0-4 hold the flags of direction lo -> hi, bits 5-9 those of
+# hi -> lo, bit 10 says the last message came from hi, and the rest is its Unix second.
+# Flags of direction a -> b:
 CONTACT = 1      # a added b as a contact
 MSG = 2          # a has messaged b
 ANSWERED = 4     # b answered a (b messaged a after a messaged b)
 BLOCKED = 8      # b blocked a
 REPORTED = 16    # b reported a
 FLAGS = 31
-SHIFT = 5
+LAST_BY_HI = 1 << 10
+TS_SHIFT = 11
+KEEP_FLAGS = (CONTACT | BLOCKED | REPORTED) * 33   # either direction
+
+
+def pair_key(a: int, b: int) -> tuple[int, int, int]:
+    """Key of the pair and the bit offsets of a's and b's direction flags.
+
+    >>> pair_key(3, 9), pair_key(9, 3)
+    ((12884901897, 0, 5), (12884901897, 5, 0))
+    """
+    if a < b:
+        return a << 32 | b, 0, 5
+    return b << 32 | a, 5, 0
+
 
 FAMILY_HAMMING = 3      # near-duplicate digests: SimHash Hamming distance <= 3
 FAMILY_SLOTS = 4        # content families tracked per account (Misra-Gries)
@@ -131,8 +147,14 @@ class World:
 
     def is_contact(self, a: int, b: int) -> bool:
         """True if either added the other, or ``b`` wrote to ``a`` before."""
-        p = self.pairs
-        return bool((p.get(a << 32 | b, 0) & CONTACT) or (p.get(b << 32 | a, 0) & (CONTACT | MSG)))
+        k, sa, sb = pair_key(a, b)
+        v = self.pairs.get(k, 0)
+        return bool((v >> sa) & CONTACT or (v >> sb) & (CONTACT | MSG))
+
+    def flags(self, a: int, b: int) -> int:
+        """Flags of direction a -> b (see CONTACT, MSG, ...)."""
+        k, sa, _ = pair_key(a, b)
+        return (self.pairs.get(k, 0) >> sa) & FLAGS
 
     # -- events -----------------------------------------------------------------------
     def on_message(self, ev: Message) -> Account | None:
@@ -156,27 +178,33 @@ class World:
             if rid is None:
                 rid = self.id_of(r)
             aid = a.id
-            kab = aid << 32 | rid
-            kba = rid << 32 | aid
-            ab = pairs.get(kab, 0)
-            ba = pairs.get(kba, 0)
-            if ab >> SHIFT < a.bh * HOUR:  # first message to r this hour (and maybe today)
+            if aid < rid:
+                k = aid << 32 | rid
+                sa, sb, by_a = 0, 5, 0
+            else:
+                k = rid << 32 | aid
+                sa, sb, by_a = 5, 0, LAST_BY_HI
+            v = pairs.get(k, 0)
+            fa = (v >> sa) & FLAGS
+            fb = (v >> sb) & FLAGS
+            last = v >> TS_SHIFT
+            # a distinct recipient of this hour (day) unless the two already talked in it
+            if not fa & MSG or last < a.bh * HOUR:
                 a.h_dist += 1
-                if ab >> SHIFT < a.bd * DAY:
+                if not fa & MSG or last < a.bd * DAY:
                     daily_first = True
                     a.d_dist += 1
-            pairs[kab] = (ab & FLAGS) | MSG | (int(now) << SHIFT)
-            if ba & MSG:
-                if not ba & ANSWERED:  # a answers b: b's reply ratio goes up
-                    pairs[kba] = ba | ANSWERED
+            if fb & MSG:
+                if not fb & ANSWERED:  # a answers b: b's reply ratio goes up
+                    fb |= ANSWERED
                     b = self.accounts.get(r)
                     if b is not None:
                         b.n_answered += 1
-                        b.reply_delay_sum += now - (ba >> SHIFT)
-                if not ab & MSG:
+                        b.reply_delay_sum += now - last
+                if not fa & MSG:
                     a.n_recip += 1
             else:
-                if not ab & MSG:
+                if not fa & MSG:
                     a.n_recip += 1
                     a.m_new += 1
                     a.h_new += 1
@@ -185,13 +213,14 @@ class World:
                     if b is not None:
                         b.n_senders += 1
                     dirty = a.h_new >= 3
-                if not (ab | ba) & CONTACT:
+                if not (fa | fb) & CONTACT:
                     a.n_nc += 1
                     a.m_nc += 1
                     a.h_nc += 1
                     a.d_nc += 1
                     # one stranger is ordinary; a run of them (or a new account) is worth a look
                     dirty = dirty or a.h_nc >= 3 or a.d_nc >= 10 or a.reg_ts >= 0.0
+            pairs[k] = ((fa | MSG) << sa) | (fb << sb) | by_a | (int(now) << TS_SHIFT)
         else:
             a.n_group_msgs += 1
         # timing: recency-weighted mean and variance of gaps inside sessions
@@ -315,9 +344,9 @@ class World:
 
     def set_contact(self, account: str, contact: str, on: bool) -> None:
         """Mark (or unmark) ``contact`` as a contact of ``account``."""
-        k = self.id_of(account) << 32 | self.id_of(contact)
+        k, sa, _ = pair_key(self.id_of(account), self.id_of(contact))
         v = self.pairs.get(k, 0)
-        self.pairs[k] = (v | CONTACT) if on else (v & ~CONTACT)
+        self.pairs[k] = (v | CONTACT << sa) if on else (v & ~(CONTACT << sa))
 
     def on_contact_sync(self, ev: ContactSync) -> Account:
         a = self.account(ev.account)
@@ -353,7 +382,7 @@ class World:
                 a.ga_h = 0
                 a.ga_b = b
             a.ga_h += 1
-            if not self.pairs.get(a.id << 32 | m, 0) & MSG:
+            if not self.flags(a.id, m) & MSG:
                 a.group_adds_new += 1
         return a
 
@@ -361,11 +390,12 @@ class World:
         """Record ``source`` blocking/reporting ``target``; the target (None if a repeat) and
         the pair record of target -> source before it."""
         t = self.account(target)
-        k = t.id << 32 | self.id_of(source)
-        v = self.pairs.get(k, 0)
+        k, st, _ = pair_key(t.id, self.id_of(source))
+        pv = self.pairs.get(k, 0)
+        v = (pv >> st) & FLAGS   # direction target -> source
         if v & flag:
             return None, v  # the same person blocking or reporting twice counts once
-        self.pairs[k] = v | flag
+        self.pairs[k] = pv | flag << st
         if flag == BLOCKED:
             t.blocks += 1
         else:
@@ -414,8 +444,8 @@ class World:
             live = self.families
             self.bands = {k: v for k, v in ((k, [g for g in v if g in live])
                                             for k, v in self.bands.items()) if v}
-        pcut = int(now - 3 * keep_days * DAY) << SHIFT
-        stale = [k for k, v in self.pairs.items() if v < pcut and not v & (CONTACT | BLOCKED | REPORTED)]
+        pcut = int(now - 3 * keep_days * DAY) << TS_SHIFT
+        stale = [k for k, v in self.pairs.items() if v < pcut and not v & KEEP_FLAGS]
         for k in stale:
             del self.pairs[k]
         for table in (self.by_ip, self.by_device, self.by_block):
