@@ -23,7 +23,7 @@ test: install
 
 # The benchmark runs the production build: the hot path compiled with mypyc.
 bench: install
-	rm -rf build/fast && BULKGUARD_COMPILE=1 $(BIN)/pip install -q --no-build-isolation --no-deps --target build/fast .
+	rm -rf build && BULKGUARD_COMPILE=1 $(BIN)/pip install -q --no-build-isolation --no-deps --target build/fast .
 	PYTHONPATH=build/fast $(BIN)/python bench/replay.py
 
 clean:

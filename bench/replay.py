@@ -75,7 +75,7 @@ def generate(path: str, n_events: int, seed: int = 0, humans: int = 0) -> None:
 def state_bytes(engine) -> tuple[float, float, float]:
     """Bytes per account record (the object and the values it alone holds), per directed
     pair entry, and all engine state per account (tracemalloc-free estimate)."""
-    from bulkguard.state.account import Account
+    from bulkguard.state.account import _FIELDS as FIELDS, Account
     accts = list(engine.world.accounts.values())
     sample = accts[:: max(1, len(accts) // 5000)]
 
@@ -85,7 +85,7 @@ def state_bytes(engine) -> tuple[float, float, float]:
 
     def deep(a: Account) -> int:
         n = sys.getsizeof(a)
-        for s in Account.__slots__:
+        for s in FIELDS:
             v = getattr(a, s)
             if isinstance(v, list):
                 n += sys.getsizeof(v) + sum(sys.getsizeof(f) + sum(owned(x) for x in f) for f in v)
