@@ -1,0 +1,280 @@
+"""The detection model at run time: small gradient-boosted trees compiled to Python.
+
+The model file (JSON, written by :mod:`bulkguard.scoring.train`) holds
+
+* ``features``: the signal names the trees use (a subset of ``bulkguard.signals.NAMES``);
+* ``trees``: flat arrays per tree, ``feature`` (index into ``features``, -1 for a leaf),
+  ``threshold`` (go left when ``x <= threshold``), ``left``, ``right`` and ``value``
+  (the leaf value, or for a split node its internal value, used for Saabas attributions);
+* ``base``: a constant added to the summed leaf values (the raw margin);
+* ``calibration``: ``{"kind": "isotonic", "x": [...], "y": [...]}``, a piecewise linear map
+  from margin to probability (clipped at the ends), or ``{"kind": "platt", "a", "b"}``.
+
+At load the feature names are mapped to indices of ``NAMES`` (a name that is not a known
+signal is an error: retrain the model) and all trees are compiled into one Python function
+of the full signal vector, nested ``if``/``else`` per tree, so :meth:`Model.probability`
+costs a few microseconds. No LightGBM or scikit-learn at run time.
+
+>>> m = Model.load(None)
+>>> 0.0 <= m.probability([0.0] * len(NAMES)) <= 1.0
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from bisect import bisect_right
+from functools import lru_cache
+from importlib import resources
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from bulkguard.signals import NAMES
+
+FORMAT = 1
+MAX_REASONS = 3
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used with this version of bulkguard."""
+
+
+class Model:
+    """A compiled tree ensemble with calibration; see the module docstring."""
+
+    features: tuple[str, ...]
+
+    def __init__(self, doc: dict[str, Any], source: str = "<model>") -> None:
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ModelError(f"{source}: not a bulkguard model file of format {FORMAT}")
+        try:
+            feats = tuple(str(f) for f in doc["features"])
+            trees = doc["trees"]
+            cal = doc["calibration"]
+        except (KeyError, TypeError) as err:
+            raise ModelError(f"{source}: missing key {err}") from None
+        if not isinstance(trees, list) or not isinstance(cal, dict):
+            raise ModelError(f"{source}: `trees` must be a list and `calibration` an object")
+        index = {n: i for i, n in enumerate(NAMES)}
+        missing = [f for f in feats if f not in index]
+        if missing:
+            raise ModelError(
+                f"{source}: the model uses signal(s) {', '.join(map(repr, missing))} that are not "
+                f"signals of this bulkguard (bulkguard.signals.NAMES); retrain it with "
+                "`bulkguard train` (or run with --model none)")
+        self.features = feats
+        self._codes = tuple("MODEL_" + f.upper() for f in feats)
+        self.source = source
+        self.doc = doc
+        self.index = tuple(index[f] for f in feats)      # feature k -> position in v
+        self.base = float(doc.get("base", 0.0))
+        self.trees = trees
+        try:
+            self._margin = _compile(trees, self.index, self.base)
+        except ModelError as err:
+            raise ModelError(f"{source}: {err}") from None
+        self._contrib = _compile_contributions(trees, self.index, feats)
+        kind = cal.get("kind")
+        if kind == "isotonic":
+            self._cx = [float(x) for x in cal["x"]]
+            self._cy = [float(y) for y in cal["y"]]
+            if not self._cx or len(self._cx) != len(self._cy):
+                raise ModelError(f"{source}: bad isotonic calibration")
+            self._calibrate = self._isotonic
+        elif kind == "platt":
+            self._a, self._b = float(cal["a"]), float(cal["b"])
+            self._calibrate = self._platt
+        elif kind == "sigmoid" or kind is None:
+            self._calibrate = _sigmoid
+        else:
+            raise ModelError(f"{source}: unknown calibration kind {kind!r}")
+
+    # -- loading -----------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any], source: str = "<model>") -> Model:
+        return cls(doc, source)
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> Model:
+        """``None``: the shipped ``model.json`` (cached); else the given file."""
+        if path is None:
+            return _shipped()
+        p = Path(path)
+        try:
+            doc = json.loads(p.read_text("utf-8"))
+        except OSError as err:
+            raise ModelError(f"{p}: cannot read model file: {err.strerror}") from None
+        except json.JSONDecodeError as err:
+            raise ModelError(f"{p}: not valid JSON: {err}") from None
+        return cls(doc, str(p))
+
+    # -- use -----------------------------------------------------------------------------------
+    def margin(self, v: list[float]) -> float:
+        """Raw margin (sum of leaf values) for the full signal vector ``v``."""
+        return self._margin(v)
+
+    def probability(self, v: list[float]) -> float:
+        """Calibrated probability that the account is abusive, from the full signal vector."""
+        return self._calibrate(self._margin(v))
+
+    def _isotonic(self, m: float) -> float:
+        xs, ys = self._cx, self._cy
+        k = bisect_right(xs, m)
+        if k == 0:
+            return ys[0]
+        if k >= len(xs):
+            return ys[-1]
+        x0, x1 = xs[k - 1], xs[k]
+        y0 = ys[k - 1]
+        return y0 + (ys[k] - y0) * (m - x0) / (x1 - x0) if x1 > x0 else y0
+
+    def _platt(self, m: float) -> float:
+        return _sigmoid(self._a * m + self._b)
+
+    def contributions(self, v: list[float]) -> dict[str, float]:
+        """Saabas path attribution of the margin to each feature (sums to margin - bias)."""
+        out: dict[str, float] = {}
+        feats, idx = self.features, self.index
+        for t in self.trees:
+            f, thr, left, right, val = (t["feature"], t["threshold"], t["left"], t["right"],
+                                        t["value"])
+            n = 0
+            while f[n] >= 0:
+                k = f[n]
+                x = v[idx[k]]
+                c = left[n] if x <= thr[n] else right[n]
+                name = feats[k]
+                out[name] = out.get(name, 0.0) + val[c] - val[n]
+                n = c
+        return out
+
+    def reasons(self, v: list[float], p: float) -> list[tuple[float, str]]:
+        """Up to three ``(weight, "MODEL_<FEATURE>")`` for the largest positive contributions
+        (Saabas, compiled like the trees), heaviest first (ties by code)."""
+        hits = [(round(w, 4), code) for w, code in zip(self._contrib(v), self._codes)
+                if w > 1e-9]
+        hits.sort(key=_by_weight)
+        return hits[:MAX_REASONS]
+
+    def __repr__(self) -> str:
+        return f"Model({self.source!r}, {len(self.trees)} trees, {len(self.features)} features)"
+
+
+def _by_weight(h: tuple[float, str]) -> tuple[float, str]:
+    return (-h[0], h[1])
+
+
+def _sigmoid(m: float) -> float:
+    if m >= 0:
+        return 1.0 / (1.0 + math.exp(-m))
+    e = math.exp(m)
+    return e / (1.0 + e)
+
+
+def reference_margin(doc: dict[str, Any], v: list[float]) -> float:
+    """A plain interpreter of the JSON trees (for tests): the margin for full vector ``v``."""
+    index = {n: i for i, n in enumerate(NAMES)}
+    pos = [index[f] for f in doc["features"]]
+    s = float(doc.get("base", 0.0))
+    for t in doc["trees"]:
+        n = 0
+        while t["feature"][n] >= 0:
+            x = v[pos[t["feature"][n]]]
+            n = t["left"][n] if x <= t["threshold"][n] else t["right"][n]
+        s += t["value"][n]
+    return s
+
+
+def _check_tree(t: dict, n_features: int) -> None:
+    """A tree's arrays agree in length, children point forward, features are in range."""
+    try:
+        f, thr, lo, hi, val = t["feature"], t["threshold"], t["left"], t["right"], t["value"]
+    except (KeyError, TypeError):
+        raise ModelError("a tree lacks feature/threshold/left/right/value") from None
+    n = len(f)
+    if not n or any(len(x) != n for x in (thr, lo, hi, val)):
+        raise ModelError("a tree's arrays differ in length")
+    for k in range(n):
+        if not (isinstance(f[k], int) and -1 <= f[k] < n_features):
+            raise ModelError("tree feature index out of range")
+        if f[k] >= 0 and not (k < lo[k] < n and k < hi[k] < n):
+            raise ModelError("tree child index out of range")
+        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (thr[k], val[k])):
+            raise ModelError("tree threshold/value not a finite number")
+
+
+def _compile(trees: list[dict], index: tuple[int, ...], base: float):
+    """All trees as one function ``margin(v)``: nested if/else, numbers only."""
+    used = sorted({index[k] for t in trees for k in t["feature"] if k >= 0})
+    lines = ["def margin(v):"]
+    if used:
+        lines.append("    " + ", ".join(f"x{i}" for i in used) + ", = _get(v)"
+                     if len(used) > 1 else f"    x{used[0]} = v[{used[0]}]")
+    lines.append(f"    s = {float(base)!r}")
+
+    def emit(t: dict, n: int, depth: int) -> None:
+        pad = "    " * depth
+        k = t["feature"][n]
+        if k < 0:
+            lines.append(f"{pad}s += {float(t['value'][n])!r}")
+            return
+        lines.append(f"{pad}if x{index[k]} <= {float(t['threshold'][n])!r}:")
+        emit(t, t["left"][n], depth + 1)
+        lines.append(f"{pad}else:")
+        emit(t, t["right"][n], depth + 1)
+
+    for t in trees:
+        _check_tree(t, len(index))
+        emit(t, 0, 1)
+    lines.append("    return s")
+    ns: dict = {"_get": itemgetter(*used) if len(used) > 1 else None}
+    exec(compile("\n".join(lines), "<bulkguard model>", "exec"), ns)  # noqa: S102 - numbers only
+    return ns["margin"]
+
+
+def _compile_contributions(trees: list[dict], index: tuple[int, ...], feats: tuple[str, ...]):
+    """All trees as one function ``contrib(v) -> [per-feature contribution]`` (Saabas)."""
+    used = sorted({index[k] for t in trees for k in t["feature"] if k >= 0})
+    lines = ["def contrib(v):"]
+    if used:
+        lines.append("    " + ", ".join(f"x{i}" for i in used) + ", = _get(v)"
+                     if len(used) > 1 else f"    x{used[0]} = v[{used[0]}]")
+    lines.append("    " + " = ".join(f"c{k}" for k in range(len(feats))) + " = 0.0"
+                 if feats else "    pass")
+
+    def emit(t: dict, n: int, depth: int) -> None:
+        pad = "    " * depth
+        k = t["feature"][n]
+        if k < 0:
+            lines.append(f"{pad}pass")
+            return
+        val = t["value"]
+        lo, hi = t["left"][n], t["right"][n]
+        lines.append(f"{pad}if x{index[k]} <= {float(t['threshold'][n])!r}:")
+        lines.append(f"{pad}    c{k} += {float(val[lo]) - float(val[n])!r}")
+        emit(t, lo, depth + 1)
+        lines.append(f"{pad}else:")
+        lines.append(f"{pad}    c{k} += {float(val[hi]) - float(val[n])!r}")
+        emit(t, hi, depth + 1)
+
+    for t in trees:
+        emit(t, 0, 1)
+    lines.append("    return (" + "".join(f"c{k}, " for k in range(len(feats))) + ")")
+    ns: dict = {"_get": itemgetter(*used) if len(used) > 1 else None}
+    exec(compile("\n".join(lines), "<bulkguard model reasons>", "exec"), ns)  # noqa: S102
+    return ns["contrib"]
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> Model:
+    try:
+        text = resources.files("bulkguard.scoring").joinpath("model.json").read_text("utf-8")
+    except FileNotFoundError:
+        raise ModelError("the shipped model bulkguard/scoring/model.json is missing; "
+                         "run with --model none or train one with `bulkguard train`") from None
+    return Model(json.loads(text), "<shipped model.json>")
+
+
+__all__ = ["Model", "ModelError", "reference_margin"]

@@ -1,0 +1,181 @@
+"""The shipped detection model: loading, compiled trees, calibration, reasons, training."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bulkguard.scoring.model import Model, ModelError, reference_margin
+from bulkguard.signals import NAMES
+
+N = len(NAMES)
+
+
+@pytest.fixture(scope="module")
+def model() -> Model:
+    return Model.load(None)
+
+
+def _vec(**kw: float) -> list[float]:
+    """A full signal vector from the given names (unknown names are skipped: signals evolve)."""
+    v = [0.0] * N
+    for k, x in kw.items():
+        if k in NAMES:
+            v[NAMES.index(k)] = float(x)
+    return v
+
+
+def _near_thresholds(m: Model, rng: random.Random) -> list[float]:
+    """A vector whose used features sit on, just under or just over the model's thresholds."""
+    thr: dict[int, list[float]] = {}
+    for t in m.trees:
+        for k, x in zip(t["feature"], t["threshold"]):
+            if k >= 0:
+                thr.setdefault(m.index[k], []).append(x)
+    v = [rng.uniform(-1, 100) for _ in range(N)]
+    for i, xs in thr.items():
+        x = rng.choice(xs)
+        v[i] = rng.choice([x, math.nextafter(x, -math.inf), math.nextafter(x, math.inf),
+                           x - 1.0, x + 1.0])
+    return v
+
+
+def test_shipped_model_loads_and_maps_features(model: Model) -> None:
+    assert model is Model.load(None)            # cached
+    assert model.features and len(set(model.features)) == len(model.features)
+    for k, f in enumerate(model.features):
+        assert NAMES[model.index[k]] == f
+    assert 1 <= len(model.trees) <= 120
+    assert model.doc["calibration"]["kind"] in ("isotonic", "platt")
+
+
+def test_all_zero_vector(model: Model) -> None:
+    p = model.probability([0.0] * N)
+    assert 0.0 <= p <= 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=N, max_size=N))
+def test_probability_in_unit_interval(v: list[float]) -> None:
+    p = Model.load(None).probability(v)
+    assert 0.0 <= p <= 1.0 and math.isfinite(p)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=N, max_size=N))
+def test_compiled_trees_match_reference_random(v: list[float]) -> None:
+    m = Model.load(None)
+    assert m.margin(v) == pytest.approx(reference_margin(m.doc, v), abs=1e-9)
+
+
+def test_compiled_trees_match_reference_near_thresholds(model: Model) -> None:
+    rng = random.Random(5)
+    for _ in range(2000):
+        v = _near_thresholds(model, rng)
+        assert model.margin(v) == pytest.approx(reference_margin(model.doc, v), abs=1e-9)
+
+
+def test_saabas_contributions_add_up(model: Model) -> None:
+    rng = random.Random(6)
+    bias = sum(t["value"][0] for t in model.trees) + model.base
+    for _ in range(300):
+        v = _near_thresholds(model, rng)
+        c = model.contributions(v)
+        assert bias + sum(c.values()) == pytest.approx(model.margin(v), abs=1e-6)
+        compiled = dict(zip(model.features, model._contrib(v)))
+        for f, w in c.items():
+            assert compiled[f] == pytest.approx(w, abs=1e-9)
+
+
+def test_reasons_are_stable_sorted_model_codes(model: Model) -> None:
+    rng = random.Random(7)
+    codes = {"MODEL_" + f.upper() for f in model.features}
+    seen = 0
+    for _ in range(500):
+        v = _near_thresholds(model, rng)
+        p = model.probability(v)
+        r = model.reasons(v, p)
+        assert r == model.reasons(v, p)
+        assert len(r) <= 3
+        assert all(w > 0 and c in codes for w, c in r)
+        assert [w for w, _ in r] == sorted((w for w, _ in r), reverse=True)
+        seen += bool(r)
+    assert seen > 0
+
+
+def test_separates_blaster_from_human(model: Model) -> None:
+    blaster = _vec(msgs_1m=25, msgs_1h=900, msgs_1d=900, noncontact_1m=25, noncontact_1h=900,
+                   noncontact_1d=900, newchats_1m=25, newchats_1h=900, newchats_1d=900,
+                   noncontact_share=1.0, recipients_1h=900, recipients_1d=900,
+                   recipients_total=900, digest_repeat=900, digest_fanout=900, digest_accounts=1,
+                   reply_ratio=0.0, unanswered=900, inbound_ratio=0.0, gap_cv=0.3, gap_mean=1.5,
+                   notype_share=1.0, early_msgs=60, account_age_h=0.5, registered=1,
+                   sync_numbers=20000, sync_max=20000, sync_match_rate=0.02, sync_count=1,
+                   link_share=1.0, msgs_total=900)
+    human = _vec(msgs_1m=1, msgs_1h=6, msgs_1d=20, noncontact_share=0.0, recipients_1h=2,
+                 recipients_1d=4, recipients_total=6, reply_ratio=0.9, reply_delay=80,
+                 inbound_ratio=1.0, gap_cv=1.4, gap_mean=600, notype_share=0.05,
+                 account_age_h=10000, sync_match_rate=1.0, msgs_total=60)
+    pb, ph = model.probability(blaster), model.probability(human)
+    assert pb > 0.9 > 0.1 > ph
+    assert model.reasons(blaster, pb)
+    assert all(c.startswith("MODEL_") for _, c in model.reasons(blaster, pb))
+
+
+def test_unknown_signal_fails_clearly(model: Model, tmp_path) -> None:
+    doc = json.loads(json.dumps(model.doc))
+    doc["features"][0] = "no_such_signal"
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(ModelError, match="no_such_signal.*retrain"):
+        Model.load(p)
+    with pytest.raises(ModelError, match="cannot read"):
+        Model.load(tmp_path / "missing.json")
+    p.write_text("{")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        Model.load(p)
+    bad = json.loads(json.dumps(model.doc))
+    bad["trees"][0]["left"][0] = 10_000
+    with pytest.raises(ModelError, match="child index"):
+        Model.from_dict(bad)
+
+
+def test_engine_uses_model_reasons(model: Model) -> None:
+    from bulkguard.components import load_components
+    from bulkguard.engine import Engine
+    from bulkguard.events import ContactSync, Message, Register
+    parts = load_components(None)
+    assert parts["model"] is model
+    eng = Engine(model=model)
+    eng.handle(1, Register(ts=0.0, account="x", ip="192.0.2.1"))
+    eng.handle(2, ContactSync(ts=1.0, account="x", numbers=20000, matched=200))
+    for i in range(30):
+        eng.handle(3 + i, Message(ts=2.0 + i, sender="x", recipient=f"s{i}", digest="ab12",
+                                  kind="link", size=300, typing_ms=0))
+    assert eng.out and eng.out[-1].action == "ban"
+    assert any(r.startswith("MODEL_") for d in eng.out for r in d.reasons)
+
+
+def test_tiny_end_to_end_train(tmp_path) -> None:
+    from bulkguard.scoring import train
+    from bulkguard.sim import simulate
+    sc = tmp_path / "sc"
+    simulate(sc, seed=150, accounts=150, days=0.5)
+    out = tmp_path / "model" / "tiny.json"
+    doc, _ = train.train([str(sc)], out, num_trees=8, quiet=True)
+    m = Model.load(out)
+    assert len(m.trees) == 8 and set(m.features) <= set(NAMES)
+    assert 0.0 <= m.probability([0.0] * N) <= 1.0
+    assert (out.parent / "MODEL.md").exists()
+    assert doc["training"]["scenarios"][0]["accounts"] > 0
+
+
+def test_training_refuses_held_out_seeds() -> None:
+    from bulkguard.scoring import train
+    with pytest.raises(ValueError, match="held out"):
+        train.recipe(11)
