@@ -181,6 +181,9 @@ class Engine:
             if p >= rules.model_floor:
                 evidence += min(-math.log(max(1.0 - p, 1e-9)) * rules.model_weight,
                                 rules.model_cap)
+            elif p < rules.model_clear:
+                # a confident "legitimate" lowers weak rule evidence (never below -clear_cap)
+                evidence -= min(math.log(rules.model_clear / max(p, 1e-9)), rules.model_clear_cap)
         return evidence, p
 
     def _reasons(self, v: list[float], p: float) -> list[str]:

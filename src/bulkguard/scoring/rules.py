@@ -42,7 +42,7 @@ from bulkguard.signals import NAMES
 ACTIONS = ("throttle", "challenge", "suspend", "ban")
 RULE_KEYS = ("code", "when", "weight", "explain")
 TOP_KEYS = ("version", "actions", "rule", "model")
-MODEL_KEYS = ("weight", "floor", "cap")
+MODEL_KEYS = ("weight", "floor", "cap", "clear", "clear_cap")
 _COND = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
 _CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 
@@ -71,6 +71,8 @@ class Rules:
     model_weight: float = 1.0   # how the model's probability counts (see Engine)
     model_floor: float = 0.0    # model probabilities under this are ignored
     model_cap: float = 2.0      # most evidence the model alone may add
+    model_clear: float = 0.0    # under this probability the model takes evidence away
+    model_clear_cap: float = 0.0  # most evidence it may take away
     digest: str = ""            # sha256 of the source text, for checkpoints
 
     # -- loading ------------------------------------------------------------------------
@@ -164,11 +166,16 @@ class Rules:
         mw = model.get("weight", 1.0)
         mf = model.get("floor", 0.0)
         mc = model.get("cap", 2.0)
-        for k, v in (("weight", mw), ("floor", mf), ("cap", mc)):
+        ml = model.get("clear", 0.0)
+        mlc = model.get("clear_cap", 0.0)
+        for k, v in (("weight", mw), ("floor", mf), ("cap", mc), ("clear", ml), ("clear_cap", mlc)):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v <= 10.0:
                 raise RulesError(f"{source}: [model] {k} must be a number in [0, 10], got {v!r}")
         digest = hashlib.sha256(text.encode()).hexdigest()
-        out = cls(tuple(rules), tuple(th), float(mw), float(mf), float(mc), digest)  # type: ignore[arg-type]
+        if ml > mf:
+            raise RulesError(f"{source}: [model] clear ({ml}) must not exceed floor ({mf})")
+        out = cls(tuple(rules), tuple(th), float(mw), float(mf), float(mc), float(ml), float(mlc),
+                  digest)  # type: ignore[arg-type]
         object.__setattr__(out, "_fire", _compile(out.rules))
         object.__setattr__(out, "_sum", _compile(out.rules, total=True))
         return out
