@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rules", help="rules TOML file (default: the shipped rules)")
     r.add_argument("--model", help="model file (default: the shipped model; 'none' for rules only)")
     r.add_argument("--state", help="checkpoint directory: a killed run started again resumes")
-    r.add_argument("--checkpoint-every", type=int, default=200_000, metavar="N",
-                   help="events between checkpoints with --state (default 200000)")
+    r.add_argument("--checkpoint-every", type=int, default=500_000, metavar="N",
+                   help="events between checkpoints with --state (default 500000)")
     r.add_argument("--scores", help="also write each account's highest score (JSONL) here")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(run=_lazy("bulkguard.ingest.replay:run"))
