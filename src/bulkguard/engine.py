@@ -35,6 +35,7 @@ SWEEP_EVERY = 86_400.0      # event-time seconds between memory sweeps
 REINSTATE_FACTOR = 0.6      # a throttle lifts when the score falls under this share of its threshold
 MAX_REASONS = 6
 Action = Literal["throttle", "challenge", "suspend", "ban", "reinstate", "reject"]
+# The action that brings an account to each ladder level; level 0 (none) is reached by reinstating.
 ACTIONS: tuple[Action, ...] = ("reinstate", "throttle", "challenge", "suspend", "ban")
 
 
@@ -53,7 +54,7 @@ class Engine:
         self.lane = lane
         self.forward = forward
         self.text = text
-        self.observer = observer  # called as observer(account, vector, line) at every re-score
+        self.observer = observer  # observer(account, vector, events so far) at every re-score
         self.world = World()
         self.out: list[Decision] = []
         self.events = 0
@@ -253,5 +254,3 @@ class Engine:
         self.out.append(d)
         return d
 
-
-__all__ = ["Engine", "BAN"]

@@ -212,14 +212,12 @@ class _Progress:
         self.p = None
         if not enabled:
             return
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
         size = os.path.getsize(path) if path != "-" and os.path.exists(path) else None
         self.p = Progress(TextColumn("replay"), BarColumn(), TextColumn("{task.fields[lines]} lines"),
                           TimeRemainingColumn(), transient=True)
         self.task = self.p.add_task("replay", total=size, lines=0)
         self.p.start()
-        del MofNCompleteColumn
 
     def update(self, lines: int, f: Any) -> None:
         if self.p is not None:
