@@ -25,7 +25,7 @@ from typing import Annotated, BinaryIO, Literal, Optional, Union
 import msgspec
 
 # `le`/`ge` bounds make msgspec refuse non-finite numbers (JSON has no NaN; 1e999 overflows).
-Ts = Annotated[float, msgspec.Meta(ge=-1e15, le=1e15)]
+Ts = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
 
 MessageKind = Literal["text", "image", "video", "audio", "document", "link", "other"]
