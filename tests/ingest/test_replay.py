@@ -216,3 +216,12 @@ def test_checkpoint_from_rewritten_events_file_refused(sample_events, blaster_st
     ev.write_bytes(blaster_stream.read_bytes())            # same path, different stream
     with pytest.raises(ValueError, match="checkpoint"):
         replay(str(ev), str(tmp_path / "d.jsonl"), state_dir=str(tmp_path / "state"))
+
+
+def test_utf8_byte_order_mark_on_the_first_line_is_ignored(tmp_path) -> None:
+    from bulkguard.ingest.replay import replay
+    ev = tmp_path / "bom.jsonl"
+    ev.write_bytes(b'\xef\xbb\xbf{"type":"block","ts":1,"blocker":"a","blocked":"b"}\n'
+                   b'\xef\xbb\xbf{"type":"block","ts":2,"blocker":"c","blocked":"b"}\n')
+    r = replay(str(ev), str(tmp_path / "d.jsonl"))
+    assert (r.stats.accepted, r.stats.rejected) == (1, 1)  # only line 1 may carry a BOM

@@ -24,7 +24,8 @@ from typing import Any
 import msgspec
 
 from bulkguard.engine import Engine
-from bulkguard.events import DeadLetters, ReadStats, _decoder, _explain, open_input
+from bulkguard.events import (DeadLetters, EventError, ReadStats, _decoder, _explain, decode_line,
+                              open_input)
 from bulkguard.scoring.rules import Rules, RulesError
 from bulkguard.store.decisions import JsonlSink
 
@@ -154,13 +155,15 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
                     if not raw.strip():
                         stats.empty += 1
                         continue
-                    line = raw[:-1] if raw.endswith(b"\n") else raw
-                    reason = _explain(err, line)
-                    stats.rejected += 1
-                    if strict:
-                        raise StrictStop(n, reason) from None
-                    dead.write(n, line, reason)
-                    continue
+                    ev = _after_bom(raw) if n == 1 else None
+                    if ev is None:
+                        line = raw[:-1] if raw.endswith(b"\n") else raw
+                        reason = _explain(err, line)
+                        stats.rejected += 1
+                        if strict:
+                            raise StrictStop(n, reason) from None
+                        dead.write(n, line, reason)
+                        continue
                 handle(n, ev)
                 if out_list:
                     for d in out_list:
@@ -203,6 +206,17 @@ def write_scores(eng: Engine, path: str) -> None:
     with open(path, "wb") as f:
         for a in eng.world.accounts.values():
             f.write(enc.encode({"account": names[a.id], "max_score": round(a.peak, 4)}) + b"\n")
+
+
+def _after_bom(raw: bytes) -> Any:
+    """The event on a first line that starts with a UTF-8 byte order mark (RFC 8259 lets a
+    reader ignore it), or None."""
+    if not raw.startswith(b"\xef\xbb\xbf"):
+        return None
+    try:
+        return decode_line(raw[3:])
+    except EventError:
+        return None
 
 
 class _Progress:
