@@ -171,6 +171,7 @@ class World:
         a.d_msg += 1
         dirty = False
         daily_first = False
+        chatting = False
         r = ev.recipient
         if r is not None:
             pairs = self.pairs
@@ -195,6 +196,7 @@ class World:
                     daily_first = True
                     a.d_dist += 1
             if fb & MSG:
+                chatting = bool(fa & MSG)  # both have written: an established conversation
                 if not fb & ANSWERED:  # a answers b: b's reply ratio goes up
                     fb |= ANSWERED
                     b = self.accounts.get(r)
@@ -249,7 +251,8 @@ class World:
             if ev.forwarded >= 5:
                 a.n_fwd_high += 1
                 dirty = True
-        elif ev.digest is not None:
+        elif ev.digest is not None and not chatting:
+            # content fan-out is about reaching many; a running conversation reaches one
             if self._family(a, ev.digest, daily_first, now) >= 3:
                 dirty = True
         a.since_score += 1
