@@ -255,9 +255,12 @@ class World:
             # content fan-out is about reaching many; a running conversation reaches one
             if self._family(a, ev.digest, daily_first, now) >= 3:
                 dirty = True
-        a.since_score += 1
-        if dirty or a.since_score >= RESCORE_EVERY:
+        if dirty:
             return a
+        if not chatting:  # a running conversation changes no abuse evidence worth a re-score
+            a.since_score += 1
+            if a.since_score >= RESCORE_EVERY:
+                return a
         return None
 
     def _family(self, a: Account, digest: str, to_new: bool, now: float) -> int:
