@@ -185,7 +185,7 @@ class TextClassifier:
     tokens per classifier; the cache is emptied when full).
     """
 
-    __slots__ = ("intercept", "weights", "dense_weights", "meta", "_cache")
+    __slots__ = ("intercept", "weights", "dense_weights", "meta", "_cache", "_texts")
 
     def __init__(
         self,
@@ -201,6 +201,7 @@ class TextClassifier:
         self.dense_weights = tuple(float(w) for w in dense_weights)
         self.meta = meta or {}
         self._cache: dict[str, tuple] = {}
+        self._texts: dict[str, float] = {}  # whole reported texts: the same spam is reported often
 
     # -- persistence ------------------------------------------------------
     @classmethod
@@ -287,7 +288,17 @@ class TextClassifier:
 
     def score_messages(self, messages: Iterable[str]) -> float:
         """Highest spam probability over ``messages``; 0.0 when there are none."""
-        return max((self.spam_probability(m) for m in messages), default=0.0)
+        texts = self._texts
+        best = 0.0
+        for m in messages:
+            p = texts.get(m)
+            if p is None:
+                if len(texts) >= TOKEN_CACHE_MAX:
+                    texts.clear()
+                p = texts[m] = self.spam_probability(m)
+            if p > best:
+                best = p
+        return best
 
 
 @lru_cache(maxsize=1)
