@@ -56,6 +56,8 @@ class Engine:
         self.text = text
         self.observer = observer  # observer(account, vector, events so far) at every re-score
         self.world = World()
+        # the lane's business accounts, looked at on every message (the lane keeps this dict)
+        self._biz: dict | None = lane.biz if lane is not None else None
         self.out: list[Decision] = []
         self.events = 0
         self.rescored = 0
@@ -77,6 +79,7 @@ class Engine:
         self.events = snap["events"]
         self.lane = snap["lane"]
         self.forward = snap["forward"]
+        self._biz = self.lane.biz if self.lane is not None else None
 
     # -- the path -----------------------------------------------------------------------------------
     def handle(self, line: int, ev: Any) -> None:
@@ -98,11 +101,11 @@ class Engine:
 
     def _message(self, line: int, ev: Message) -> None:
         code = None
-        lane = self.lane
-        if lane is not None and (ev.template is not None or ev.sender in lane.biz
-                                 or ev.recipient in lane.biz):
-            code = lane.check_message(ev, self.world.now)
-            if code is None and ev.sender in lane.biz:
+        biz = self._biz
+        if biz is not None and (ev.template is not None or ev.sender in biz
+                                or ev.recipient in biz):
+            code = self.lane.check_message(ev, self.world.now)
+            if code is None and ev.sender in biz:
                 # a business the ladder suspended or banned sends nothing more, message by message
                 b = self.world.accounts.get(ev.sender)
                 if b is not None and b.level >= SUSPEND:
