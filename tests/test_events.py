@@ -263,3 +263,13 @@ def test_any_finite_ts_is_accepted() -> None:
     # the contract asks only for a finite number; 1e300 is absurd but valid
     ev = decode_line(b'{"type":"block","ts":1e300,"blocker":"a","blocked":"b"}')
     assert ev.ts == 1e300
+
+
+def test_read_events_ignores_a_byte_order_mark_on_line_one_only(tmp_path) -> None:
+    from bulkguard.events import ReadStats, read_events
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes(b'\xef\xbb\xbf{"type":"block","ts":1,"blocker":"a","blocked":"b"}\n'
+                  b'\xef\xbb\xbf{"type":"block","ts":2,"blocker":"c","blocked":"b"}\n')
+    stats = ReadStats()
+    assert [n for n, _ in read_events(p, stats=stats)] == [1]
+    assert (stats.accepted, stats.rejected) == (1, 1)

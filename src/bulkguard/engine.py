@@ -169,12 +169,6 @@ class Engine:
             self.world.set_contact(ev.business, ev.customer, t is OptIn)
 
     # -- scoring and the ladder ----------------------------------------------------------------
-    def score(self, a: Account) -> tuple[float, list[str]]:
-        """Score of ``a`` now (rules plus model) and its reasons, most important first."""
-        v = vector(a, self.world)
-        evidence, p = self._evidence(v)
-        return to_score(evidence), self._reasons(v, p)
-
     def _evidence(self, v: list[float]) -> tuple[float, float]:
         """Summed evidence of rules and model for signal vector ``v``, and the model's p (-1: none)."""
         rules = self.rules

@@ -270,20 +270,30 @@ def read_events(path: str | Path, *, strict: bool = False,
     with open_input(path) as f:
         for n, raw in iter_lines(f):
             stats.read = n
-            if not raw.strip():
-                stats.empty += 1
-                continue
             try:
-                ev = _decoder.decode(raw)
-                if not raw.isascii():
-                    raw.decode("utf-8")
-            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as err:
-                reason = _explain(err, raw)
-                stats.rejected += 1
-                if strict:
-                    raise EventError(f"line {n}: {reason}") from None
-                if dead is not None:
-                    dead.write(n, raw, reason)
-                continue
+                ev = decode_line(raw)
+            except EventError as err:
+                if not raw.strip():
+                    stats.empty += 1
+                    continue
+                ev = after_bom(raw) if n == 1 else None
+                if ev is None:
+                    stats.rejected += 1
+                    if strict:
+                        raise EventError(f"line {n}: {err}") from None
+                    if dead is not None:
+                        dead.write(n, raw, str(err))
+                    continue
             stats.accepted += 1
             yield n, ev
+
+
+def after_bom(raw: bytes) -> AnyEvent | None:
+    """The event on a first line that starts with a UTF-8 byte order mark (RFC 8259 lets a
+    reader ignore it), or None."""
+    if not raw.startswith(b"\xef\xbb\xbf"):
+        return None
+    try:
+        return decode_line(raw[3:])
+    except EventError:
+        return None

@@ -24,8 +24,7 @@ from typing import Any
 import msgspec
 
 from bulkguard.engine import Engine
-from bulkguard.events import (DeadLetters, EventError, ReadStats, _decoder, _explain, decode_line,
-                              open_input)
+from bulkguard.events import DeadLetters, ReadStats, _decoder, _explain, after_bom, open_input
 from bulkguard.scoring.rules import Rules, RulesError
 from bulkguard.store.decisions import JsonlSink
 
@@ -120,7 +119,8 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
         with open(tmp, "wb") as fc:
             pickle.dump({"fingerprint": fp, "engine": eng.snapshot(), "line": line,
                          "out_pos": sink.position(), "dead_pos": dpos,
-                         "stats": {"read": stats.read, "accepted": stats.accepted,
+                         "stats": {"read": line,
+                                   "accepted": line - stats.rejected - stats.empty,
                                    "rejected": stats.rejected, "empty": stats.empty},
                          "decisions": dict(result.decisions)}, fc, protocol=pickle.HIGHEST_PROTOCOL)
             fc.flush()
@@ -155,7 +155,7 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
                     if not raw.strip():
                         stats.empty += 1
                         continue
-                    ev = _after_bom(raw) if n == 1 else None
+                    ev = after_bom(raw) if n == 1 else None
                     if ev is None:
                         line = raw[:-1] if raw.endswith(b"\n") else raw
                         reason = _explain(err, line)
@@ -176,20 +176,16 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
                         bar.update(n, f)
                     if 0 < next_ckpt <= n:
                         next_ckpt = n + checkpoint_every
-                        stats.read = n
-                        stats.accepted = n - stats.rejected - stats.empty
                         checkpoint(n)
                     next_mark = min(next_tick, next_ckpt) if next_ckpt > 0 else next_tick
-        stats.read = n
-        stats.accepted = n - stats.rejected - stats.empty
         if ckpt_path is not None:
             checkpoint(n)
     finally:
         gc.set_threshold(*gc_was)
         gc.unfreeze()
         result.seconds = time.perf_counter() - t0
-        stats.read = max(stats.read, n)
-        stats.accepted = stats.read - stats.rejected - stats.empty
+        stats.read = n  # every physical line up to n was read: accepted is what is left
+        stats.accepted = n - stats.rejected - stats.empty
         bar.close()
         sink.close()
         dead.close()
@@ -206,17 +202,6 @@ def write_scores(eng: Engine, path: str) -> None:
     with open(path, "wb") as f:
         for a in eng.world.accounts.values():
             f.write(enc.encode({"account": names[a.id], "max_score": round(a.peak, 4)}) + b"\n")
-
-
-def _after_bom(raw: bytes) -> Any:
-    """The event on a first line that starts with a UTF-8 byte order mark (RFC 8259 lets a
-    reader ignore it), or None."""
-    if not raw.startswith(b"\xef\xbb\xbf"):
-        return None
-    try:
-        return decode_line(raw[3:])
-    except EventError:
-        return None
 
 
 class _Progress:
