@@ -26,6 +26,11 @@ HOT = [
     "src/bulkguard/signals/business.py",
     "src/bulkguard/signals/__init__.py",
     "src/bulkguard/engine.py",
+    "src/bulkguard/scoring/shipped_margin.py",
+    "src/bulkguard/ingest/replay.py",
+    "src/bulkguard/policy/business.py",
+    "src/bulkguard/policy/forwarding.py",
+    "src/bulkguard/store/decisions.py",
 ]
 
 ext_modules = []

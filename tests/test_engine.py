@@ -243,3 +243,9 @@ def test_causality_generated(blaster_stream, tmp_path, check_decisions):
     ns = sorted({lines[0], lines[0] - 1, lines[len(lines) // 2], lines[-1], 2999,
                  *rng.sample(range(1, 3000), 3)})
     _prefix_matches(blaster_stream, tmp_path, ns, check_decisions)
+
+
+def test_message_fields_unpack_in_struct_order():
+    # Engine._message unpacks msgspec.structs.astuple(message) positionally
+    from bulkguard.engine import MESSAGE_FIELDS
+    assert Message.__struct_fields__ == MESSAGE_FIELDS

@@ -19,8 +19,9 @@ or a message is refused.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Final, Literal
+
+from msgspec.structs import astuple
 
 from bulkguard.events import (
     Block, ContactAdd, ContactSync, Decision, GroupCreate, GroupJoin, Message, OptIn, OptOut,
@@ -31,10 +32,13 @@ from bulkguard.signals import vector
 from bulkguard.state.account import BAN, CHALLENGE, NONE, SUSPEND, THROTTLE, Account
 from bulkguard.state.world import World
 
-SWEEP_EVERY = 86_400.0      # event-time seconds between memory sweeps
-REINSTATE_FACTOR = 0.6      # a throttle lifts when the score falls under this share of its threshold
-MAX_REASONS = 6
+SWEEP_EVERY: Final = 86_400.0      # event-time seconds between memory sweeps
+REINSTATE_FACTOR: Final = 0.6      # a throttle lifts when the score falls under this share of its threshold
+MAX_REASONS: Final = 6
 Action = Literal["throttle", "challenge", "suspend", "ban", "reinstate", "reject"]
+# The order ``_message`` unpacks a message's fields in (a test holds it to ``Message``).
+MESSAGE_FIELDS: Final = ("ts", "sender", "recipient", "group", "kind", "size", "forwarded",
+                         "digest", "template", "typing_ms")
 # The action that brings an account to each ladder level; level 0 (none) is reached by reinstating.
 ACTIONS: tuple[Action, ...] = ("reinstate", "throttle", "challenge", "suspend", "ban")
 
@@ -61,12 +65,6 @@ class Engine:
         self.out: list[Decision] = []
         self.events = 0
         self.rescored = 0
-        self._dispatch: dict[type, Callable[[int, Any], None]] = {
-            Register: self._register, ContactAdd: self._contact_add, ContactSync: self._sync,
-            GroupCreate: self._group_create, GroupJoin: self._group_join, Report: self._report,
-            Block: self._block, OptIn: self._policy_event, OptOut: self._policy_event,
-            TemplateRegister: self._policy_event,
-        }
 
     # -- state for checkpoints ------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -85,14 +83,32 @@ class Engine:
     def handle(self, line: int, ev: Any) -> None:
         """Apply one event (from physical line ``line``) and emit its decisions into ``out``."""
         w = self.world
-        t = ev.ts
-        if t > w.now:
-            w.now = t
+        ts = ev.ts
+        if ts > w.now:
+            w.now = ts
         self.events += 1
-        if type(ev) is Message:
+        t = type(ev)
+        # a chain of type tests, not a dict of bound methods: compiled, these are direct calls
+        if t is Message:
             self._message(line, ev)
+        elif t is ContactAdd:
+            self.world.on_contact_add(ev)
+        elif t is Register:
+            self._register(line, ev)
+        elif t is Block:
+            self._block(line, ev)
+        elif t is Report:
+            self._report(line, ev)
+        elif t is GroupJoin:
+            self._group_join(line, ev)
+        elif t is ContactSync:
+            self.rescore(self.world.on_contact_sync(ev), line, ev.ts)
+        elif t is GroupCreate:
+            self.rescore(self.world.on_group_create(ev), line, ev.ts)
+        elif t is OptIn or t is OptOut or t is TemplateRegister:
+            self._policy_event(line, ev)
         else:
-            self._dispatch[type(ev)](line, ev)
+            raise TypeError(f"not an event: {ev!r}")
         if w.now - w.last_sweep >= SWEEP_EVERY:
             if w.last_sweep == 0.0:
                 w.last_sweep = w.now
@@ -100,41 +116,35 @@ class Engine:
                 w.sweep()
 
     def _message(self, line: int, ev: Message) -> None:
+        # Every field in one C call: from compiled code each attribute read of a msgspec
+        # struct is a generic look-up, and a message would need about fifteen of them.
+        ts, sender, recipient, _, kind, _, forwarded, digest, template, typing_ms = astuple(ev)
+        w = self.world
         code = None
         biz = self._biz
-        if biz is not None and (ev.template is not None or ev.sender in biz
-                                or ev.recipient in biz):
-            code = self.lane.check_message(ev, self.world.now)
-            if code is None and ev.sender in biz:
+        if biz is not None and (template is not None or sender in biz or recipient in biz):
+            code = self.lane.check_message(ev, w.now)
+            if code is None and sender in biz:
                 # a business the ladder suspended or banned sends nothing more, message by message
-                b = self.world.accounts.get(ev.sender)
+                b = w.accounts.get(sender)
                 if b is not None and b.level >= SUSPEND:
                     code = "ACCOUNT_SUSPENDED"
-        if code is None and ev.forwarded and self.forward is not None:
-            code = self.forward.check(ev, self.world.now)
-        a = self.world.on_message(ev)
-        if code is not None and ev.sender:
-            s = a if a is not None else self.world.accounts[ev.sender]
-            self.out.append(Decision(line, ev.ts, ev.sender, "reject", round(s.score, 4),
+        if code is None and forwarded and self.forward is not None:
+            code = self.forward.check(ev, w.now)
+        a = w.message(sender, recipient, kind, forwarded, digest, typing_ms)
+        if code is not None and sender:
+            s = a if a is not None else w.accounts[sender]
+            self.out.append(Decision(line, ts, sender, "reject", round(s.score, 4),
                                      [code, *s.reasons[:MAX_REASONS - 1]]))
             s.violations += 1
             a = s
         if a is not None:
-            self.rescore(a, line, ev.ts)
+            self.rescore(a, line, ts)
 
     def _register(self, line: int, ev: Register) -> None:
         if self.lane is not None:
             self.lane.observe(ev, self.world.now)
         self.rescore(self.world.on_register(ev), line, ev.ts)
-
-    def _contact_add(self, line: int, ev: ContactAdd) -> None:
-        self.world.on_contact_add(ev)
-
-    def _sync(self, line: int, ev: ContactSync) -> None:
-        self.rescore(self.world.on_contact_sync(ev), line, ev.ts)
-
-    def _group_create(self, line: int, ev: GroupCreate) -> None:
-        self.rescore(self.world.on_group_create(ev), line, ev.ts)
 
     def _group_join(self, line: int, ev: GroupJoin) -> None:
         a = self.world.on_group_join(ev)

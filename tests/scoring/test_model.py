@@ -80,6 +80,25 @@ def test_compiled_trees_match_reference_near_thresholds(model: Model) -> None:
         assert model.margin(v) == pytest.approx(reference_margin(model.doc, v), abs=1e-9)
 
 
+def test_shipped_margin_module_is_current(model: Model) -> None:
+    """``shipped_margin.py`` is generated from ``model.json`` (by ``bulkguard train``); the
+    shipped model uses it, and a model loaded from a file compiles the same code at load."""
+    from importlib import resources
+
+    from bulkguard.scoring import shipped_margin
+    from bulkguard.scoring.model import shipped_margin_module
+    pkg = resources.files("bulkguard.scoring")
+    expected = shipped_margin_module(pkg.joinpath("model.json").read_text("utf-8"))
+    assert pkg.joinpath("shipped_margin.py").read_text("utf-8") == expected, \
+        "shipped_margin.py is stale: regenerate it with shipped_margin_module(model.json)"
+    assert model._margin is shipped_margin.margin
+    loaded = Model.from_dict(model.doc)
+    rng = random.Random(7)
+    for _ in range(500):
+        v = _near_thresholds(model, rng)
+        assert loaded.margin(v) == model.margin(v)
+
+
 def test_saabas_contributions_add_up(model: Model) -> None:
     rng = random.Random(6)
     bias = sum(t["value"][0] for t in model.trees) + model.base

@@ -26,7 +26,7 @@ names a template. ``now`` is always the engine's event-time clock.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 from bulkguard.events import Block, Message, OptIn, OptOut, Register, Report, TemplateRegister
@@ -86,6 +86,10 @@ class BusinessConfig:
     @property
     def quality_lookback(self) -> float:
         return len(self.day_weights) * DAY
+
+    def __reduce__(self) -> tuple:
+        # compiled (mypyc), a frozen dataclass cannot be unpickled field by field
+        return BusinessConfig, tuple(getattr(self, f.name) for f in fields(self))
 
 
 @dataclass(slots=True)
@@ -249,8 +253,8 @@ class BusinessLane:
                 t.category = ev.category  # re-registering never clears strikes
         elif isinstance(ev, (OptIn, OptOut)):
             value = isinstance(ev, OptIn)
-            st = self.biz.get(ev.business)
-            consent = st.consent if st is not None else \
+            known = self.biz.get(ev.business)
+            consent = known.consent if known is not None else \
                 self._pending_consent.setdefault(ev.business, {})
             consent[ev.customer] = value
         elif isinstance(ev, Block):

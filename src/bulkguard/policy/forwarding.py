@@ -20,7 +20,7 @@ window is always allowed. Messages without a ``digest`` cannot be matched and pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from bulkguard.events import Message
 
@@ -39,6 +39,10 @@ class ForwardConfig:
     window: float = 3_600.0
     #: Expired entries are swept out once per this much event time.
     sweep_every: float = 3_600.0
+
+    def __reduce__(self) -> tuple:
+        # compiled (mypyc), a frozen dataclass cannot be unpickled field by field
+        return ForwardConfig, tuple(getattr(self, f.name) for f in fields(self))
 
 
 class ForwardLimiter:

@@ -469,9 +469,14 @@ def train(scenarios: list[str], out: str | Path, *, num_trees: int = NUM_TREES,
     doc["training"] = meta
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    text = json.dumps(doc, separators=(",", ":")) + "\n"
+    out.write_text(text)
     if card:
         write_card(card_path(out), doc)
+    from bulkguard.scoring.model import shipped_margin_module
+    shipped = Path(__file__).with_name("model.json")
+    if out.resolve() == shipped.resolve():   # the shipped model: its margin as code too
+        shipped.with_name("shipped_margin.py").write_text(shipped_margin_module(text))
     if not quiet:
         print(f"wrote {out} ({out.stat().st_size:,} bytes, {len(doc['trees'])} trees, "
               f"{len(doc['features'])} features); calibration accounts: "

@@ -12,11 +12,12 @@
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from bulkguard.state.account import Account
 from bulkguard.state.world import World
 
-MIN_GAPS = 5  # fewer gaps say nothing about regularity
+MIN_GAPS: Final = 5  # fewer gaps say nothing about regularity
 
 
 def gap_cv(a: Account, w: World) -> float:

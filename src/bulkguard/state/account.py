@@ -8,10 +8,17 @@ count; the signals read these fields and never write them.
 
 from __future__ import annotations
 
+import math
+from typing import Final
+
 from bulkguard.state.windows import DAY, HOUR, MINUTE
 
 # Level of the account's current action: what the ladder has done to it.
-NONE, THROTTLE, CHALLENGE, SUSPEND, BAN = 0, 1, 2, 3, 4
+NONE: Final = 0
+THROTTLE: Final = 1
+CHALLENGE: Final = 2
+SUSPEND: Final = 3
+BAN: Final = 4
 LEVEL_NAMES = ("none", "throttle", "challenge", "suspend", "ban")
 
 _FIELDS = (
@@ -94,7 +101,7 @@ class Account:
 
     def roll(self, now: float) -> None:
         """Move the window buckets to ``now`` (only when a bucket boundary was crossed)."""
-        b = int(now // MINUTE)
+        b = math.floor(now) // MINUTE
         if b != self.bm:
             if b == self.bm + 1:
                 self.m_msg_p, self.m_nc_p, self.m_new_p = self.m_msg, self.m_nc, self.m_new
@@ -102,7 +109,7 @@ class Account:
                 self.m_msg_p = self.m_nc_p = self.m_new_p = 0
             self.m_msg = self.m_nc = self.m_new = 0
             self.bm = b
-            b = int(now // HOUR)
+            b = math.floor(now) // HOUR
             if b != self.bh:
                 if b == self.bh + 1:
                     self.h_msg_p, self.h_nc_p = self.h_msg, self.h_nc
@@ -111,7 +118,7 @@ class Account:
                     self.h_msg_p = self.h_nc_p = self.h_new_p = self.h_dist_p = 0
                 self.h_msg = self.h_nc = self.h_new = self.h_dist = 0
                 self.bh = b
-                b = int(now // DAY)
+                b = math.floor(now) // DAY
                 if b != self.bd:
                     if b == self.bd + 1:
                         self.d_msg_p, self.d_nc_p = self.d_msg, self.d_nc
@@ -120,6 +127,11 @@ class Account:
                         self.d_msg_p = self.d_nc_p = self.d_new_p = self.d_dist_p = 0
                     self.d_msg = self.d_nc = self.d_new = self.d_dist = 0
                     self.bd = b
+
+    def __reduce__(self) -> tuple:
+        # (class, constructor args, state): a compiled (mypyc) class is built through
+        # ``__init__``, so pickle must pass its argument
+        return Account, (self.id,), self.__getstate__()
 
     def __getstate__(self) -> tuple:
         return tuple(getattr(self, s) for s in _FIELDS)

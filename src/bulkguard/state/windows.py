@@ -16,20 +16,26 @@ account's windows expire on their own (a bucket two spans old counts as zero).
 
 from __future__ import annotations
 
-MINUTE = 60
-HOUR = 3600
-DAY = 86400
-WEEK = 7 * DAY
+import math
+from typing import Final
+
+MINUTE: Final = 60
+HOUR: Final = 3600
+DAY: Final = 86400
+WEEK: Final = 7 * DAY
 
 
 def est(cur: int, prev: int, bucket: int, now: float, span: int) -> float:
     """Sliding-window estimate at ``now`` of a two-bucket counter last touched in ``bucket``."""
-    b = int(now // span)
+    b = math.floor(now) // span
     if b == bucket:
         return cur + prev * (1.0 - (now - b * span) / span)
     if b == bucket + 1:
         return cur * (1.0 - (now - b * span) / span)
     return 0.0
+
+
+_COUNTER_FIELDS = ("bh", "h", "hp", "bd", "d", "dp", "total", "last")
 
 
 class BucketCounter:
@@ -43,20 +49,20 @@ class BucketCounter:
     0.0
     """
 
-    __slots__ = ("bh", "h", "hp", "bd", "d", "dp", "total", "last")
+    __slots__ = _COUNTER_FIELDS
 
     def __init__(self) -> None:
         self.bh = self.h = self.hp = self.bd = self.d = self.dp = self.total = 0
         self.last = 0.0
 
     def add(self, now: float) -> None:
-        b = int(now // HOUR)
+        b = math.floor(now) // HOUR
         if b != self.bh:
             self.hp = self.h if b == self.bh + 1 else 0
             self.h = 0
             self.bh = b
         self.h += 1
-        b = int(now // DAY)
+        b = math.floor(now) // DAY
         if b != self.bd:
             self.dp = self.d if b == self.bd + 1 else 0
             self.d = 0
@@ -72,8 +78,9 @@ class BucketCounter:
         return est(self.d, self.dp, self.bd, now, DAY)
 
     def __getstate__(self) -> tuple:
-        return tuple(getattr(self, s) for s in self.__slots__)
+        # explicit names: a compiled (mypyc) class has no ``__slots__`` attribute to read
+        return tuple(getattr(self, s) for s in _COUNTER_FIELDS)
 
     def __setstate__(self, st: tuple) -> None:
-        for s, v in zip(self.__slots__, st):
+        for s, v in zip(_COUNTER_FIELDS, st):
             setattr(self, s, v)

@@ -8,26 +8,29 @@ Only plain picklable objects live here, so a checkpoint is one ``pickle.dump``.
 
 from __future__ import annotations
 
+import math
+from typing import Final
+
 from bulkguard.events import (
     Block, ContactAdd, ContactSync, GroupCreate, GroupJoin, Message, Register, Report,
 )
 from bulkguard.state.account import Account
 from bulkguard.state.countries import phone_country
-from bulkguard.state.windows import DAY, HOUR, BucketCounter
+from bulkguard.state.windows import DAY, HOUR, MINUTE, BucketCounter
 
 # The pair graph: one int per unordered pair {lo, hi} (lo < hi), key ``lo << 32 | hi``, so a
 # message costs one lookup. Bits 0-4 hold the flags of direction lo -> hi, bits 5-9 those of
 # hi -> lo, bit 10 says the last message came from hi, and the rest is its Unix second.
 # Flags of direction a -> b:
-CONTACT = 1      # a added b as a contact
-MSG = 2          # a has messaged b
-ANSWERED = 4     # b answered a (b messaged a after a messaged b)
-BLOCKED = 8      # b blocked a
-REPORTED = 16    # b reported a
-FLAGS = 31
-LAST_BY_HI = 1 << 10
-TS_SHIFT = 11
-KEEP_FLAGS = (CONTACT | BLOCKED | REPORTED) * 33   # either direction
+CONTACT: Final = 1      # a added b as a contact
+MSG: Final = 2          # a has messaged b
+ANSWERED: Final = 4     # b answered a (b messaged a after a messaged b)
+BLOCKED: Final = 8      # b blocked a
+REPORTED: Final = 16    # b reported a
+FLAGS: Final = 31
+LAST_BY_HI: Final = 1 << 10
+TS_SHIFT: Final = 11
+KEEP_FLAGS: Final = (CONTACT | BLOCKED | REPORTED) * 33   # either direction
 
 
 def pair_key(a: int, b: int) -> tuple[int, int, int]:
@@ -41,11 +44,11 @@ def pair_key(a: int, b: int) -> tuple[int, int, int]:
     return b << 32 | a, 5, 0
 
 
-FAMILY_HAMMING = 3      # near-duplicate digests: SimHash Hamming distance <= 3
-FAMILY_SLOTS = 4        # content families tracked per account (Misra-Gries)
-CLUSTER_MEMBERS = 64    # registrations remembered per IP / device / number block
-EARLY_SECONDS = 600     # "first minutes after registration"
-RESCORE_EVERY = 16      # an ordinary message re-scores the sender at most this often
+FAMILY_HAMMING: Final = 3      # near-duplicate digests: SimHash Hamming distance <= 3
+FAMILY_SLOTS: Final = 4        # content families tracked per account (Misra-Gries)
+CLUSTER_MEMBERS: Final = 64    # registrations remembered per IP / device / number block
+EARLY_SECONDS: Final = 600     # "first minutes after registration"
+RESCORE_EVERY: Final = 16      # an ordinary message re-scores the sender at most this often
 
 
 def simhash_of(digest: str) -> int:
@@ -105,6 +108,9 @@ class Family:
         self.sends = 0
         self.last = now
 
+    def __reduce__(self) -> tuple:
+        return Family, (self.simhash, self.last), self.__getstate__()   # see Account.__reduce__
+
     def __getstate__(self) -> tuple:
         return self.simhash, self.accounts, self.sends, self.last
 
@@ -158,11 +164,17 @@ class World:
 
     # -- events -----------------------------------------------------------------------
     def on_message(self, ev: Message) -> Account | None:
+        return self.message(ev.sender, ev.recipient, ev.kind, ev.forwarded, ev.digest,
+                            ev.typing_ms)
+
+    def message(self, sender: str, r: str | None, kind: str | None, forwarded: int,
+                digest: str | None, typing_ms: int | None) -> Account | None:
+        """``on_message`` on the message's fields (the engine unpacks them in one call)."""
         now = self.now
-        a = self.accounts.get(ev.sender)
+        a = self.accounts.get(sender)
         if a is None:
-            a = self.account(ev.sender)
-        if int(now // 60) != a.bm:
+            a = self.account(sender)
+        if math.floor(now) // MINUTE != a.bm:
             a.roll(now)
         a.last_ts = now
         a.n_msgs += 1
@@ -172,7 +184,6 @@ class World:
         dirty = False
         daily_first = False
         chatting = False
-        r = ev.recipient
         if r is not None:
             pairs = self.pairs
             rid = self.ids.get(r)
@@ -236,7 +247,7 @@ class World:
                 a.gap_mean = gap
             a.gap_n += 1
         a.last_send = now
-        t = ev.typing_ms
+        t = typing_ms
         if t is not None:
             a.n_typed += 1
             if not t:
@@ -244,16 +255,16 @@ class World:
         if a.reg_ts >= 0.0 and now - a.reg_ts <= EARLY_SECONDS:
             a.early_msgs += 1
             dirty = True
-        if ev.kind == "link":
+        if kind == "link":
             a.link_msgs += 1
-        if ev.forwarded:
+        if forwarded:
             a.n_fwd += 1
-            if ev.forwarded >= 5:
+            if forwarded >= 5:
                 a.n_fwd_high += 1
                 dirty = True
-        elif ev.digest is not None and not chatting:
+        elif digest is not None and not chatting:
             # content fan-out is about reaching many; a running conversation reaches one
-            if self._family(a, ev.digest, daily_first, now) >= 3:
+            if self._family(a, digest, daily_first, now) >= 3:
                 dirty = True
         if dirty:
             return a
@@ -382,7 +393,7 @@ class World:
         if not self.is_contact(a.id, m):
             a.group_adds_nc += 1
             g[2] += 1
-            b = int(self.now // HOUR)
+            b = math.floor(self.now) // HOUR
             if b != a.ga_b:
                 a.ga_hp = a.ga_h if b == a.ga_b + 1 else 0
                 a.ga_h = 0
