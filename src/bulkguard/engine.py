@@ -83,15 +83,25 @@ class Engine:
     def handle(self, line: int, ev: Any) -> None:
         """Apply one event (from physical line ``line``) and emit its decisions into ``out``."""
         w = self.world
-        ts = ev.ts
-        if ts > w.now:
-            w.now = ts
         self.events += 1
-        t = type(ev)
+        if type(ev) is Message:
+            self._message(line, ev)   # moves the clock itself, from the fields it unpacks
+        else:
+            ts = ev.ts
+            if ts > w.now:
+                w.now = ts
+            self._other(line, ev)
+        if w.now - w.last_sweep >= SWEEP_EVERY:
+            if w.last_sweep == 0.0:
+                w.last_sweep = w.now
+            else:
+                w.sweep()
+
+    def _other(self, line: int, ev: Any) -> None:
+        """Every event but a message."""
         # a chain of type tests, not a dict of bound methods: compiled, these are direct calls
-        if t is Message:
-            self._message(line, ev)
-        elif t is ContactAdd:
+        t = type(ev)
+        if t is ContactAdd:
             self.world.on_contact_add(ev)
         elif t is Register:
             self._register(line, ev)
@@ -109,17 +119,14 @@ class Engine:
             self._policy_event(line, ev)
         else:
             raise TypeError(f"not an event: {ev!r}")
-        if w.now - w.last_sweep >= SWEEP_EVERY:
-            if w.last_sweep == 0.0:
-                w.last_sweep = w.now
-            else:
-                w.sweep()
 
     def _message(self, line: int, ev: Message) -> None:
         # Every field in one C call: from compiled code each attribute read of a msgspec
         # struct is a generic look-up, and a message would need about fifteen of them.
         ts, sender, recipient, _, kind, _, forwarded, digest, template, typing_ms = astuple(ev)
         w = self.world
+        if ts > w.now:
+            w.now = ts
         code = None
         biz = self._biz
         if biz is not None and (template is not None or sender in biz or recipient in biz):

@@ -3,6 +3,8 @@ clusters, near-duplicate content families and the memory sweep."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bulkguard.engine import Engine
@@ -233,3 +235,15 @@ def test_engine_sweeps_on_event_time():
     assert "once" not in eng.world.accounts and "x" not in eng.world.accounts
     assert "daily" in eng.world.accounts
     assert eng.world.now == T0 + 39 * DAY
+
+
+def test_account_init_assigns_fields_in_layout_order():
+    # compiled, the first-assignment order in __init__ is the record's memory layout, and
+    # pickling and __slots__ follow _FIELDS: the two must agree
+    import re
+
+    from bulkguard.state import account
+    src = Path(account.__file__).with_name("account.py").read_text("utf-8")
+    init = src[src.index("    def __init__"):src.index("    def roll")]
+    order = list(dict.fromkeys(re.findall(r"self\.(\w+)", init)))
+    assert tuple(order) == account._FIELDS

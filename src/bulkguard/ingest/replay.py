@@ -31,7 +31,7 @@ from bulkguard.scoring.rules import Rules, RulesError
 from bulkguard.store.decisions import JsonlSink
 
 CHECKPOINT = "checkpoint.pkl"
-FORMAT = 1
+FORMAT = 2   # of checkpoints: 2 since the account record changed its field order
 
 
 @dataclass

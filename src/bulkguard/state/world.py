@@ -9,7 +9,7 @@ Only plain picklable objects live here, so a checkpoint is one ``pickle.dump``.
 from __future__ import annotations
 
 import math
-from typing import Final
+from typing import Any, Final
 
 from bulkguard.events import (
     Block, ContactAdd, ContactSync, GroupCreate, GroupJoin, Message, Register, Report,
@@ -196,7 +196,8 @@ class World:
             else:
                 k = rid << 32 | aid
                 sa, sb, by_a = 5, 0, LAST_BY_HI
-            v = pairs.get(k, 0)
+            key: Any = k   # boxed once: compiled, each use of a machine int as a key boxes it
+            v = pairs.get(key, 0)
             fa = (v >> sa) & FLAGS
             fb = (v >> sb) & FLAGS
             last = v >> TS_SHIFT
@@ -233,7 +234,7 @@ class World:
                     a.d_nc += 1
                     # one stranger is ordinary; a run of them (or a new account) is worth a look
                     dirty = dirty or a.h_nc >= 3 or a.d_nc >= 10 or a.reg_ts >= 0.0
-            pairs[k] = ((fa | MSG) << sa) | (fb << sb) | by_a | (int(now) << TS_SHIFT)
+            pairs[key] = ((fa | MSG) << sa) | (fb << sb) | by_a | (int(now) << TS_SHIFT)
         else:
             a.n_group_msgs += 1
         # timing: recency-weighted mean and variance of gaps inside sessions
