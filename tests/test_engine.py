@@ -249,3 +249,14 @@ def test_message_fields_unpack_in_struct_order():
     # Engine._message unpacks msgspec.structs.astuple(message) positionally
     from bulkguard.engine import MESSAGE_FIELDS
     assert Message.__struct_fields__ == MESSAGE_FIELDS
+
+
+@pytest.mark.parametrize("target", [{}, {"recipient": "b", "group": "g"}])
+def test_message_without_exactly_one_target_is_refused_and_changes_nothing(target):
+    from bulkguard.events import EventError
+    eng = Engine()
+    eng.handle(1, Message(ts=5.0, sender="a", recipient="b"))
+    before = (eng.events, eng.world.now, len(eng.world.accounts), dict(eng.world.pairs))
+    with pytest.raises(EventError, match="exactly one of `recipient` or `group`"):
+        eng.handle(2, Message(ts=9.0, sender="c", **target))
+    assert (eng.events, eng.world.now, len(eng.world.accounts), dict(eng.world.pairs)) == before

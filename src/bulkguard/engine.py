@@ -24,8 +24,8 @@ from typing import Any, Final, Literal
 from msgspec.structs import astuple
 
 from bulkguard.events import (
-    Block, ContactAdd, ContactSync, Decision, GroupCreate, GroupJoin, Message, OptIn, OptOut,
-    Register, Report, TemplateRegister,
+    Block, ContactAdd, ContactSync, Decision, EventError, GroupCreate, GroupJoin, Message, OptIn,
+    OptOut, Register, Report, TemplateRegister, target_error,
 )
 from bulkguard.scoring.rules import Rules, reasons_of, to_score
 from bulkguard.signals import vector
@@ -36,6 +36,10 @@ SWEEP_EVERY: Final = 86_400.0      # event-time seconds between memory sweeps
 REINSTATE_FACTOR: Final = 0.6      # a throttle lifts when the score falls under this share of its threshold
 MAX_REASONS: Final = 6
 Action = Literal["throttle", "challenge", "suspend", "ban", "reinstate", "reject"]
+# Compiled (mypyc), a Final alias is a C static; a name imported from a module that is not
+# compiled is looked up in the module's dict at every use.
+_MESSAGE: Final = Message
+_ASTUPLE: Final = astuple
 # The order ``_message`` unpacks a message's fields in (a test holds it to ``Message``).
 MESSAGE_FIELDS: Final = ("ts", "sender", "recipient", "group", "kind", "size", "forwarded",
                          "digest", "template", "typing_ms")
@@ -81,12 +85,15 @@ class Engine:
 
     # -- the path -----------------------------------------------------------------------------------
     def handle(self, line: int, ev: Any) -> None:
-        """Apply one event (from physical line ``line``) and emit its decisions into ``out``."""
+        """Apply one event (from physical line ``line``) and emit its decisions into ``out``.
+
+        A message with neither or both of ``recipient`` and ``group`` raises
+        :class:`~bulkguard.events.EventError` and changes nothing."""
         w = self.world
-        self.events += 1
-        if type(ev) is Message:
-            self._message(line, ev)   # moves the clock itself, from the fields it unpacks
+        if type(ev) is _MESSAGE:
+            self._message(line, ev)   # counts it and moves the clock itself, once it is valid
         else:
+            self.events += 1
             ts = ev.ts
             if ts > w.now:
                 w.now = ts
@@ -123,7 +130,11 @@ class Engine:
     def _message(self, line: int, ev: Message) -> None:
         # Every field in one C call: from compiled code each attribute read of a msgspec
         # struct is a generic look-up, and a message would need about fifteen of them.
-        ts, sender, recipient, _, kind, _, forwarded, digest, template, typing_ms = astuple(ev)
+        ts, sender, recipient, group, kind, _, forwarded, digest, template, typing_ms = \
+            _ASTUPLE(ev)
+        if (recipient is None) is (group is None):   # before anything changes
+            raise EventError(target_error(ev) or "")
+        self.events += 1
         w = self.world
         if ts > w.now:
             w.now = ts

@@ -60,8 +60,8 @@ class Message(Event, tag="message"):
     template: Optional[str] = None
     typing_ms: Optional[Count] = None
     # "Exactly one of recipient or group" is checked by ``target_error`` in ``decode_line``
-    # and in replay's loop, not in ``__post_init__``: a Python call on every message costs
-    # replay about 5% of its speed.
+    # and by the engine (which refuses such a message), not in ``__post_init__``: a Python
+    # call on every message costs replay about 5% of its speed.
 
 
 def target_error(ev: Event) -> str | None:

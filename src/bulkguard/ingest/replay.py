@@ -25,7 +25,7 @@ import msgspec
 
 from bulkguard.engine import Engine
 from bulkguard.events import (
-    DeadLetters, Message, ReadStats, _decoder, _explain, after_bom, open_input, target_error,
+    DeadLetters, EventError, ReadStats, _decoder, _explain, after_bom, open_input,
 )
 from bulkguard.scoring.rules import Rules, RulesError
 from bulkguard.store.decisions import JsonlSink
@@ -161,17 +161,17 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
                         reason = _explain(err, raw[:-1] if raw.endswith(b"\n") else raw)
                     else:
                         ev = bom
-                else:
-                    # target_error(ev), inlined for the common case: this is the hot path
-                    if type(ev) is Message and (ev.recipient is None) is (ev.group is None):
-                        reason = target_error(ev)
+                if reason is None:
+                    try:
+                        eng.handle(n, ev)
+                    except EventError as bad:   # a message with neither or both targets
+                        reason = str(bad)
                 if reason is not None:
                     stats.rejected += 1
                     if strict:
                         raise StrictStop(n, reason) from None
                     dead.write(n, raw[:-1] if raw.endswith(b"\n") else raw, reason)
                     continue
-                eng.handle(n, ev)
                 if out_list:
                     for d in out_list:
                         tally[d.action] += 1
