@@ -76,7 +76,7 @@ def generate(path: str, n_events: int, seed: int = 0, humans: int = 0) -> None:
 
 
 def state_bytes(engine) -> tuple[float, float, float]:
-    """Bytes per account record (the object and the values it alone holds), per directed
+    """Bytes per account record (the object and the values it alone holds), per
     pair entry, and all engine state per account (tracemalloc-free estimate)."""
     from bulkguard.state.account import _FIELDS as FIELDS, Account
     accts = list(engine.world.accounts.values())
@@ -86,13 +86,17 @@ def state_bytes(engine) -> tuple[float, float, float]:
         # values shared with other objects (small ints, constants) cost this record nothing
         return sys.getsizeof(v) if sys.getrefcount(v) <= 3 else 0
 
+    # Compiled (mypyc), int, float and bool fields live unboxed inside the record: reading
+    # one makes a fresh object that the record does not hold, so only str/tuple count.
+    scalars = (str, tuple) if "__slots__" not in Account.__dict__ else (int, float, str, tuple)
+
     def deep(a: Account) -> int:
         n = sys.getsizeof(a)
         for s in FIELDS:
             v = getattr(a, s)
             if isinstance(v, list):
                 n += sys.getsizeof(v) + sum(sys.getsizeof(f) + sum(owned(x) for x in f) for f in v)
-            elif isinstance(v, (int, float, str, tuple)):
+            elif isinstance(v, scalars):
                 n += owned(v)
         return n
     per_acct = sum(deep(a) for a in sample) / max(1, len(sample))
@@ -183,7 +187,7 @@ def main() -> None:
     print(f"decisions: {m['decisions']}; accounts re-scored on {m['rescored']:,} events "
           f"({m['rescored'] / max(1, m['events']):.1%})")
     print(f"accounts: {m['accounts']:,} records, ids: {m['ids']:,}, pairs: {m['pairs']:,}")
-    print(f"bytes per account record: {m['per_acct']:.0f}; per directed pair: {m['per_pair']:.0f}; "
+    print(f"bytes per account record: {m['per_acct']:.0f}; per pair entry: {m['per_pair']:.0f}; "
           f"all state (records, pairs, ids) per account: {m['per_all']:.0f}")
     print(f"peak RSS of a replay: {max(r['rss_mb'] for r in runs):.0f} MB")
     if not args.keep and args.file is None:
