@@ -13,7 +13,10 @@ The model file (JSON, written by :mod:`bulkguard.scoring.train`) holds
 At load the feature names are mapped to indices of ``NAMES`` (a name that is not a known
 signal is an error: retrain the model) and all trees are compiled into one Python function
 of the full signal vector, nested ``if``/``else`` per tree, so :meth:`Model.probability`
-costs a few microseconds. No LightGBM or scikit-learn at run time.
+costs a few microseconds. The shipped model's function is also a module of its own,
+``shipped_margin.py`` (written by ``bulkguard train`` beside ``model.json`` and used while
+its digest matches), so that the compiled build makes it native code. No LightGBM or
+scikit-learn at run time.
 
 >>> m = Model.load(None)
 >>> 0.0 <= m.probability([0.0] * len(NAMES)) <= 1.0
