@@ -225,3 +225,21 @@ def test_utf8_byte_order_mark_on_the_first_line_is_ignored(tmp_path) -> None:
                    b'\xef\xbb\xbf{"type":"block","ts":2,"blocker":"c","blocked":"b"}\n')
     r = replay(str(ev), str(tmp_path / "d.jsonl"))
     assert (r.stats.accepted, r.stats.rejected) == (1, 1)  # only line 1 may carry a BOM
+
+
+def test_resume_after_the_input_grew_equals_one_run(big_stream, reference, tmp_path):
+    """A run that ended (checkpointed at its last line) and is started again after more
+    lines were appended goes on from the checkpoint: the whole state goes through pickle.
+    Unlike the kill tests this needs no timing, so the compiled build runs it too."""
+    lines = big_stream.read_bytes().splitlines(keepends=True)
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"".join(lines[: len(lines) * 3 // 5]))
+    p = _finish(events, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "state" / "checkpoint.pkl").exists()
+    with open(events, "ab") as f:
+        f.write(b"".join(lines[len(lines) * 3 // 5:]))
+    p = _finish(events, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert f"resumed after line {len(lines) * 3 // 5}".encode() in p.stdout
+    _assert_same(tmp_path, reference)
