@@ -247,3 +247,18 @@ def test_account_init_assigns_fields_in_layout_order():
     init = src[src.index("    def __init__"):src.index("    def roll")]
     order = list(dict.fromkeys(re.findall(r"self\.(\w+)", init)))
     assert tuple(order) == account._FIELDS
+
+
+def test_records_by_id_follow_the_accounts_through_a_sweep():
+    eng = Engine()
+    for i in range(40):
+        eng.handle(i + 1, Message(ts=1_700_000_000.0 + i, sender=f"s{i % 7}", recipient=f"r{i}"))
+    eng.handle(41, Register(ts=1_700_000_100.0, account="late"))
+    w = eng.world
+    w.now += 40 * 86_400.0
+    w.sweep()
+    eng.handle(42, Message(ts=w.now, sender="s1", recipient="r1"))
+    assert len(w.by_id) == len(w.names) == len(w.ids)
+    for i, name in enumerate(w.names):
+        assert w.by_id[i] is w.accounts.get(name)
+    assert "s1" in w.accounts and "s2" not in w.accounts

@@ -126,6 +126,9 @@ class World:
         self.ids: dict[str, int] = {}
         self.names: list[str] = []
         self.accounts: dict[str, Account] = {}
+        # the same records by id (None: no record): a message finds both its accounts with
+        # the one look-up per name in ``ids`` that it needs anyway
+        self.by_id: list[Account | None] = []
         self.pairs: dict[int, int] = {}
         self.by_ip: dict[str, Cluster] = {}
         self.by_device: dict[str, Cluster] = {}
@@ -142,12 +145,14 @@ class World:
         if i is None:
             i = self.ids[name] = len(self.names)
             self.names.append(name)
+            self.by_id.append(None)
         return i
 
     def account(self, name: str) -> Account:
         a = self.accounts.get(name)
         if a is None:
-            a = self.accounts[name] = Account(self.id_of(name))
+            i = self.id_of(name)
+            a = self.accounts[name] = self.by_id[i] = Account(i)
             a.first_ts = self.now
         return a
 
@@ -171,7 +176,9 @@ class World:
                 digest: str | None, typing_ms: int | None) -> Account | None:
         """``on_message`` on the message's fields (the engine unpacks them in one call)."""
         now = self.now
-        a = self.accounts.get(sender)
+        by_id = self.by_id
+        sid = self.ids.get(sender)
+        a = by_id[sid] if sid is not None else None
         if a is None:
             a = self.account(sender)
         if math.floor(now) // MINUTE != a.bm:
@@ -211,7 +218,7 @@ class World:
                 chatting = bool(fa & MSG)  # both have written: an established conversation
                 if not fb & ANSWERED:  # a answers b: b's reply ratio goes up
                     fb |= ANSWERED
-                    b = self.accounts.get(r)
+                    b = by_id[rid]
                     if b is not None:
                         b.n_answered += 1
                         b.reply_delay_sum += now - last
@@ -223,7 +230,7 @@ class World:
                     a.m_new += 1
                     a.h_new += 1
                     a.d_new += 1
-                    b = self.accounts.get(r)
+                    b = by_id[rid]
                     if b is not None:
                         b.n_senders += 1
                     dirty = a.h_new >= 3
@@ -454,7 +461,7 @@ class World:
         dead = [n for n, a in self.accounts.items() if a.last_ts < cut and a.level == 0
                 and (a.reg_ts < cut)]
         for n in dead:
-            del self.accounts[n]
+            self.by_id[self.accounts.pop(n).id] = None
         old = [g for g, f in self.families.items() if f.last < now - 2 * DAY]
         for g in old:
             del self.families[g]
