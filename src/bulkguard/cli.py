@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=float, default=3.0)
     s.add_argument("--background", help="SNAP temporal edge list (SRC DST UNIXTS), optionally .gz")
     s.add_argument("--mix", help="abuser mix: 'default', or archetype=count,... ")
+    s.add_argument("--without", metavar="FAMILY[,FAMILY]",
+                   help="leave out optional event families: contacts, register, regmeta, typing, "
+                        "digests, reports, blocks, groups, business (see docs/simulator.md)")
+    s.add_argument("--cold-start", action="store_true",
+                   help="start on a live platform: abusive accounts existed before the window "
+                        "(no register events for them)")
     s.set_defaults(run=_lazy("bulkguard.sim.cli:run"))
 
     e = sub.add_parser("evaluate", help="score a decisions file against a labeled scenario")

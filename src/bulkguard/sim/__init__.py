@@ -1,7 +1,7 @@
 """Scenario simulator: labeled traffic for tests, training, benchmarks and the demo.
 
 ``bulkguard simulate --out DIR [--seed N] [--accounts N] [--days D] [--background PATH]
-[--mix SPEC]`` and :func:`simulate` write
+[--mix SPEC] [--without FAMILY[,FAMILY]] [--cold-start]`` and :func:`simulate` write
 
 * ``DIR/events.jsonl``: events of the wire contract (``shared/spec/events.md``), sorted by
   ``ts`` (non-decreasing, ties in generation order), ``ts`` in Unix seconds rounded to
@@ -10,6 +10,11 @@
   anything (sends, registers, syncs, adds contacts, creates groups, blocks, reports, opts
   customers in) and for every simulated human. Accounts that only *receive* abuse
   ("strangers", e.g. people whose numbers a blaster bought) are not labeled.
+
+``--without`` leaves optional event families out of the stream (a platform that does not
+provide them) and ``--cold-start`` starts on a live platform whose abusive accounts existed
+before the window (no ``register`` for them); neither changes anybody's behaviour. See
+``docs/simulator.md`` and :mod:`bulkguard.sim.families`.
 
 The same seed and arguments give the same bytes. Account and group ids are random
 (``u12345678``, ``g123456789``), so an id says nothing about its archetype. Without a

@@ -13,7 +13,9 @@ def run(args: argparse.Namespace) -> int:
     t = time.perf_counter()
     try:
         s = simulate(args.out, seed=args.seed, accounts=args.accounts, days=args.days,
-                     background=getattr(args, "background", None), mix=getattr(args, "mix", None))
+                     background=getattr(args, "background", None), mix=getattr(args, "mix", None),
+                     without=getattr(args, "without", None),
+                     cold_start=bool(getattr(args, "cold_start", False)))
     except (ValueError, FileNotFoundError, OSError) as err:
         print(f"bulkguard simulate: error: {err}", file=sys.stderr)
         return 2
@@ -24,6 +26,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"labels:   {s['labels']['legit']:,} legit, {s['labels']['abusive']:,} abusive "
           f"({s['reported_abusers']} abusers reported at least once)")
     print("accounts: " + ", ".join(f"{k}={v:,}" for k, v in s["accounts_by_archetype"].items()))
+    if s["without"] or s["cold_start"]:
+        print(f"left out: {', '.join(s['without']) or 'no family'}"
+              + (f"; cold start ({s['pre_existing_abusers']} abusers existed before the window)"
+                 if s["cold_start"] else "")
+              + (f"; {s['inert_abusers']} abusers did nothing else and are left out"
+                 if s["inert_abusers"] else ""))
     if s["background"]["messages"]:
         print(f"background: {s['background']['messages']:,} messages between "
               f"{s['background']['accounts']:,} accounts")

@@ -15,11 +15,14 @@ generation fast and the output byte-for-byte deterministic.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
 import numpy as np
+
+from .families import StreamFilter
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -32,6 +35,9 @@ _TYPE_INDEX = {t: i for i, t in enumerate(TYPES)}
 _PREFIX = [f'{{"type":"{t}","ts":' for t in TYPES]
 
 _json = msgspec.json.Encoder()
+#: the acting account is the first field of every event type but group_join (its added_by)
+_FIRST_FIELD = re.compile(r',"(sender|account|reporter|blocker|business)":"([^"]*)"')
+_ADDED_BY = re.compile(r',"added_by":"([^"]*)"')
 _FRAC_L = [f".{i:03d}" for i in range(1000)]
 
 
@@ -98,12 +104,10 @@ class EventBuffer:
             return np.empty(0), np.empty(0, dtype=np.int8)
         return np.concatenate(self._ts), np.concatenate(self._ty)
 
-    def render(self, t_min: float | None = None, t_max: float | None = None) -> list[str]:
-        """Lines sorted by ``ts`` (stable: ties keep generation order), each ending in newline,
-        in chunks of at most 100,000 lines joined into one string each.
-
-        ``ts`` is rounded to milliseconds; events outside ``[t_min, t_max)`` are dropped.
-        """
+    def select(self, t_min: float | None = None, t_max: float | None = None,
+               filt: StreamFilter | None = None) -> np.ndarray:
+        """Mask of the events :meth:`render` writes: inside ``[t_min, t_max)`` (milliseconds)
+        and kept by ``filt`` (optional event families left out)."""
         ts, ty = self.arrays()
         ms = np.rint(ts * 1000.0).astype(np.int64)
         keep = np.ones(len(ms), dtype=bool)
@@ -111,12 +115,59 @@ class EventBuffer:
             keep &= ms >= int(round(t_min * 1000))
         if t_max is not None:
             keep &= ms < int(round(t_max * 1000))
+        if filt is not None and not filt.is_empty():
+            keep &= filt.keep_mask(TYPES, ty, self._rest)
+        return keep
+
+    def actors(self, keep: np.ndarray, skip: tuple[str, ...] = ()) -> set[str]:
+        """Accounts that *do* something (sender, account, reporter, blocker, business,
+        adding member) in the events of ``keep``, leaving out the event types ``skip``."""
+        _, ty = self.arrays()
+        m = keep.copy()
+        for t in skip:
+            m &= ty != _TYPE_INDEX[t]
+        out: set[str] = set()
+        rest = self._rest
+        first, added = _FIRST_FIELD.match, _ADDED_BY.search
+        for i in np.flatnonzero(m).tolist():
+            r = rest[i]
+            x = first(r)
+            if x is not None:
+                out.add(x.group(2))
+            else:
+                y = added(r)
+                if y is not None:
+                    out.add(y.group(1))
+        return out
+
+    def unselect_registers(self, keep: np.ndarray, accounts: set[str]) -> None:
+        """Clear ``keep`` (in place) for the ``register`` events of ``accounts``."""
+        _, ty = self.arrays()
+        rest = self._rest
+        for i in np.flatnonzero(keep & (ty == _TYPE_INDEX["register"])).tolist():
+            m = _FIRST_FIELD.match(rest[i])
+            if m is not None and m.group(2) in accounts:
+                keep[i] = False
+
+    def render(self, t_min: float | None = None, t_max: float | None = None,
+               filt: StreamFilter | None = None, keep: np.ndarray | None = None) -> list[str]:
+        """Lines sorted by ``ts`` (stable: ties keep generation order), each ending in newline,
+        in chunks of at most 100,000 lines joined into one string each.
+
+        ``ts`` is rounded to milliseconds; events outside ``[t_min, t_max)`` are dropped, and
+        so are the event families ``filt`` leaves out (or, when given, those outside the mask
+        ``keep`` of :meth:`select`).
+        """
+        ts, ty = self.arrays()
+        ms = np.rint(ts * 1000.0).astype(np.int64)
+        if keep is None:
+            keep = self.select(t_min, t_max, filt)
         idx = np.flatnonzero(keep)
         order = idx[np.argsort(ms[idx], kind="stable")]
         c = np.bincount(ty[idx].astype(np.int64), minlength=len(TYPES))
         self.rendered_counts = {t: int(c[i]) for i, t in enumerate(TYPES) if c[i]}
         self.rendered_lines = len(order)
-        rest = self._rest
+        rest = self._rest if filt is None else filt.apply_fields(TYPES, ty, idx, self._rest)
         pre = _PREFIX
         frac = _FRAC_L
         out = []

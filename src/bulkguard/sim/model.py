@@ -34,6 +34,9 @@ class World:
     strangers: np.ndarray | None = None                       # indices of never-sending accounts
     reserved: set[int] = field(default_factory=set)          # humans given a special role
     reported_counts: dict[str, int] = field(default_factory=dict)
+    #: cold start: abusive personal accounts existed before the window (no register event)
+    cold_start: bool = False
+    pre_existing: set[str] = field(default_factory=set)      # accounts whose register is hidden
     _names_arr: np.ndarray | None = None
     _existing: np.ndarray | None = None
 
@@ -73,13 +76,27 @@ class World:
     def register(self, idx: int, ts: float, *, kind: str = "personal", ci: int | None = None,
                  phone: str | None = None, ip: str | None = None, device: str | None = None,
                  client: str | None = None) -> None:
+        """A ``register`` event, unless the scenario is a cold start and ``idx`` is an
+        abusive personal account (then it existed before the window: the identity is drawn
+        all the same, so the rest of the scenario is the one without cold start)."""
         rng = self.rng
         ci = country_pick(rng) if ci is None else ci
-        self.buf.add(ts, "register", register_rest(
+        rest = register_rest(
             self.names[idx], kind=kind, phone=phone or phone_for(rng, ci), ip=ip or random_ip(rng),
             device=device or random_device(rng),
             client=client if client is not None else CLIENTS[int(rng.integers(len(CLIENTS)))],
-            country=COUNTRIES[ci][0]))
+            country=COUNTRIES[ci][0])
+        if self.cold_start and kind == "personal" and self._registered_before(idx):
+            self.pre_existing.add(self.names[idx])
+            return
+        self.buf.add(ts, "register", rest)
+
+    def _registered_before(self, idx: int) -> bool:
+        """Cold start: which registering accounts existed before the window. Abusive
+        personal accounts did (aged or bought accounts; a takeover's re-registration on the
+        attacker's device happens inside the window and stays); new users are new."""
+        label, archetype = self.labels.get(self.names[idx], ("", ""))
+        return label == "abusive" and archetype != "takeover"
 
     def pick_humans(self, n: int, *, exclude_reserved: bool = True, existing: bool = True,
                     min_degree: int = 0) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import archetypes as arch
 from .core import DAY, DEFAULT_START, HOUR, lognormal_delay
+from .families import StreamFilter, parse_families
 from .model import World, humans
 
 #: Archetype counts for ``accounts=5000`` (``farm``, ``fake_engagement`` and ``report_brigade``
@@ -144,9 +145,17 @@ def background(w: World, edges: np.ndarray) -> dict:
 # ------------------------------------------------------------------ the scenario
 
 def simulate(out_dir: str | Path, *, seed: int = 1, accounts: int = 5000, days: float = 3.0,
-             background: str | Path | None = None, mix: str | dict | None = None) -> dict:
+             background: str | Path | None = None, mix: str | dict | None = None,
+             without: str | list[str] | tuple[str, ...] | None = None,
+             cold_start: bool = False) -> dict:
     """Write ``out_dir/events.jsonl`` and ``out_dir/labels.jsonl``; return a summary dict
-    (see :mod:`bulkguard.sim` for the populations)."""
+    (see :mod:`bulkguard.sim` for the populations).
+
+    ``without`` names optional event families the platform does not provide
+    (:data:`bulkguard.sim.families.FAMILIES`); ``cold_start`` starts the scenario on a live
+    platform where abusive accounts existed before the window (no ``register`` events for
+    them). Neither changes anybody's behaviour: see ``docs/simulator.md``."""
+    families = parse_families(without)
     if accounts < 20:
         raise ValueError("accounts must be at least 20")
     if not (days > 0 and math.isfinite(days)):
@@ -162,7 +171,7 @@ def simulate(out_dir: str | Path, *, seed: int = 1, accounts: int = 5000, days: 
         t0, t_end = background_window(edges)
         days = min(days, (t_end - t0) / DAY)
     t1 = t0 + days * DAY
-    w = World(rng=rng, t0=t0, t1=t1)
+    w = World(rng=rng, t0=t0, t1=t1, cold_start=cold_start)
 
     info: dict = {}
     info["humans"] = humans(w, accounts)
@@ -191,7 +200,10 @@ def simulate(out_dir: str | Path, *, seed: int = 1, accounts: int = 5000, days: 
         else:
             getattr(arch, name)(w, counts[name])
 
-    lines = w.buf.render(t0, t1)
+    filt = StreamFilter.of(families)
+    keep = w.buf.select(t0, t1, filt)
+    inert = _inert_abusers(w, keep) if families else set()
+    lines = w.buf.render(t0, t1, filt, keep)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "events.jsonl", "w", encoding="utf-8", newline="\n", buffering=1 << 22) as f:
@@ -203,6 +215,8 @@ def simulate(out_dir: str | Path, *, seed: int = 1, accounts: int = 5000, days: 
     with open(out / "labels.jsonl", "wb") as f:
         buf = []
         for acc, (lab, ar) in w.labels.items():
+            if acc in inert:
+                continue
             buf.append(enc.encode({"account": acc, "label": lab, "archetype": ar}) + b"\n")
             by_arch[ar] = by_arch.get(ar, 0) + 1
             by_label[lab] += 1
@@ -212,10 +226,23 @@ def simulate(out_dir: str | Path, *, seed: int = 1, accounts: int = 5000, days: 
         "out": str(out), "seed": seed, "start": t0, "end": t1, "days": days,
         "events": w.buf.rendered_lines, "events_by_type": ev_counts,
         "accounts_by_archetype": dict(sorted(by_arch.items())), "labels": by_label,
-        "mix": counts, "background": bg,
-        "reported_abusers": sum(1 for a, n in w.reported_counts.items()
-                                if n and w.labels.get(a, ("", ""))[0] == "abusive"),
+        "mix": counts, "background": bg, "without": list(families), "cold_start": cold_start,
+        "pre_existing_abusers": len(w.pre_existing), "inert_abusers": len(inert),
+        "reported_abusers": 0 if "reports" in families else sum(
+            1 for a, n in w.reported_counts.items() if n and a not in inert and w.labels.get(a, ("", ""))[0] == "abusive"),
     }
+
+
+def _inert_abusers(w: World, keep: np.ndarray) -> set[str]:
+    """Abusers that do nothing but register in the stream ``keep`` (their abuse lives in a
+    family the platform does not provide, e.g. a report brigade without ``report`` events).
+    They are not part of that scenario: their labels and register events are dropped from
+    ``keep`` (in place), so nobody is asked to catch an account that did nothing."""
+    abusers = {a for a, (lab, _) in w.labels.items() if lab == "abusive"}
+    inert = abusers - w.buf.actors(keep, skip=("register",))
+    if inert:
+        w.buf.unselect_registers(keep, inert)
+    return inert
 
 
 _background = background
