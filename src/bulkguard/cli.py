@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cold-start", action="store_true",
                    help="start on a live platform: abusive accounts existed before the window "
                         "(no register events for them)")
+    s.add_argument("--random-missing", type=int, metavar="K",
+                   help="training variant K of the seed: random families missing, sometimes a "
+                        "cold start (refused for the held-out seeds 1-20)")
     s.set_defaults(run=_lazy("bulkguard.sim.cli:run"))
 
     e = sub.add_parser("evaluate", help="score a decisions file against a labeled scenario")

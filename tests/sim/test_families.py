@@ -171,3 +171,24 @@ def test_cli(tmp_path, capsys):
 def test_parse_families():
     assert parse_families(["typing", "typing", " contacts "]) == ("typing", "contacts")
     assert parse_families(None) == ()
+
+
+@given(st.integers(21, 10**6), st.integers(0, 5))
+@settings(max_examples=50, deadline=None)
+def test_random_variant_is_a_function_of_seed(seed, k):
+    from bulkguard.sim import random_variant
+    v = random_variant(seed, k)
+    assert v == random_variant(seed, k)
+    assert set(v["without"]) <= set(FAMILIES) and isinstance(v["cold_start"], bool)
+
+
+def test_random_missing(tmp_path, capsys):
+    from bulkguard.sim import random_variant
+    v = random_variant(103)
+    s = simulate(tmp_path / "r", seed=103, accounts=100, days=0.5, random_missing=0)
+    assert tuple(s["without"]) == v["without"] and s["cold_start"] == v["cold_start"]
+    for seed in (1, 11, 20):
+        with pytest.raises(ValueError, match="held out"):
+            simulate(tmp_path / "h", seed=seed, accounts=100, days=0.5, random_missing=0)
+    assert main(["simulate", "--out", str(tmp_path / "c"), "--seed", "15", "--random-missing", "0"]) == 2
+    assert "held out" in capsys.readouterr().err

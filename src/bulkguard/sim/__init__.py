@@ -35,7 +35,11 @@ Populations and their parameters
 :data:`~bulkguard.sim.scenario.DEFAULT_MIX_5000`. ``--mix blaster=20,farm=0`` overrides
 single counts (``farm``, ``fake_engagement`` and ``report_brigade`` count accounts; a
 brigade without any ``brigade_victim`` gets one victim).
-At 5000 humans there are about 1.8% abusers (92 accounts, every abuser archetype >= 6).
+At 5000 humans there are about 2.5% abusers (126 accounts, every abuser archetype >= 6).
+The hard legitimate cases and imitating abusers added for issue 9 (``announcer``,
+``no_sync_user``, ``dialer``, ``support_agent``, ``teacher``; ``stealth_farm``,
+``slow_blaster``, ``one_shot``, ``aged_spammer``) are described in ``docs/simulator.md``
+(module :mod:`bulkguard.sim.lookalikes`).
 
 Legitimate (label ``legit``):
 
@@ -152,6 +156,8 @@ Speed: about 200k events/s written, single-threaded: ``--accounts 36000 --days 3
 human per day).
 """
 
+from .families import FAMILIES, HELD_OUT, random_variant
 from .scenario import ARCHETYPES, DEFAULT_MIX_5000, default_mix, parse_mix, simulate
 
-__all__ = ["simulate", "parse_mix", "default_mix", "ARCHETYPES", "DEFAULT_MIX_5000"]
+__all__ = ["simulate", "parse_mix", "default_mix", "random_variant", "ARCHETYPES",
+           "DEFAULT_MIX_5000", "FAMILIES", "HELD_OUT"]

@@ -15,7 +15,8 @@ def run(args: argparse.Namespace) -> int:
         s = simulate(args.out, seed=args.seed, accounts=args.accounts, days=args.days,
                      background=getattr(args, "background", None), mix=getattr(args, "mix", None),
                      without=getattr(args, "without", None),
-                     cold_start=bool(getattr(args, "cold_start", False)))
+                     cold_start=bool(getattr(args, "cold_start", False)),
+                     random_missing=getattr(args, "random_missing", None))
     except (ValueError, FileNotFoundError, OSError) as err:
         print(f"bulkguard simulate: error: {err}", file=sys.stderr)
         return 2

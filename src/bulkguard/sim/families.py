@@ -64,8 +64,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            strip=(("message", "template"),), drop_business_register=True),
 )}
 
-#: Families a training scenario may lose at random (``register`` is covered by cold start
-#: and by itself; ``groups`` and ``business`` remove whole lanes and are left to explicit use).
+#: Families a training scenario may lose at random (``groups`` and ``business`` remove whole
+#: lanes and their abusers; use them explicitly).
 RANDOM_FAMILIES = ("contacts", "register", "regmeta", "typing", "digests", "reports", "blocks")
 
 
@@ -153,3 +153,30 @@ class StreamFilter:
             for i in idx[ty[idx] == ti].tolist():
                 out[i] = sub("", out[i])
         return out
+
+
+#: Seeds 1-20 give the held-out scenarios: never train or tune on them.
+HELD_OUT = range(1, 21)
+
+
+def random_variant(seed: int, k: int = 0, *, p_missing: float = 0.3,
+                   p_cold: float = 0.35) -> dict[str, tuple[str, ...] | bool]:
+    """A training variant: each family of :data:`RANDOM_FAMILIES` missing with probability
+    ``p_missing`` and a cold start with probability ``p_cold``, drawn from ``(seed, k)`` only
+    (``k`` numbers several variants of one seed). Returns keyword arguments of
+    :func:`bulkguard.sim.simulate`. Held-out seeds (1-20) are refused.
+
+    >>> v = random_variant(101)
+    >>> sorted(v), v == random_variant(101), all(f in RANDOM_FAMILIES for f in v["without"])
+    (['cold_start', 'without'], True, True)
+    >>> random_variant(7)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed 7 is held out for evaluation (1-20): never train on it
+    """
+    if seed in HELD_OUT:
+        raise ValueError(f"seed {seed} is held out for evaluation (1-20): never train on it")
+    rng = np.random.default_rng([seed, k, 4242])
+    missing = rng.random(len(RANDOM_FAMILIES)) < p_missing
+    cold = bool(rng.random() < p_cold)
+    return {"without": tuple(f for f, m in zip(RANDOM_FAMILIES, missing) if m), "cold_start": cold}

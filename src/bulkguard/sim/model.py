@@ -45,6 +45,13 @@ class World:
             self.ids = Ids(self.rng)
         self._pyrng = random.Random(int(self.rng.integers(0, 2**63)))
 
+    def reseed(self, rng: np.random.Generator) -> None:
+        """Draw everything from ``rng`` from now on (ids stay unique)."""
+        self.rng = rng
+        assert self.ids is not None
+        self.ids.rng = rng
+        self._pyrng = random.Random(int(rng.integers(0, 2**63)))
+
     def hexdigest(self) -> str:
         """A fresh random 64-bit digest as 16 hex characters (fast single draws)."""
         return f"{self._pyrng.getrandbits(64) or 1:016x}"

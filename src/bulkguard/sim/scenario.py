@@ -10,8 +10,9 @@ import msgspec
 import numpy as np
 
 from . import archetypes as arch
+from . import lookalikes as look
 from .core import DAY, DEFAULT_START, HOUR, lognormal_delay
-from .families import StreamFilter, parse_families
+from .families import StreamFilter, parse_families, random_variant
 from .model import World, humans
 
 #: Archetype counts for ``accounts=5000`` (``farm``, ``fake_engagement`` and ``report_brigade``
@@ -21,10 +22,13 @@ DEFAULT_MIX_5000: dict[str, int] = {
     "blaster": 7, "slow_spinner": 7, "farm": 20, "group_spammer": 6, "chain_bot": 6,
     "enumerator": 6, "takeover": 6, "fake_engagement": 10, "business_spammer": 6,
     "report_brigade": 18,
+    # issue 9: hard legitimate cases and the abusers that imitate them (bulkguard.sim.lookalikes)
+    "announcer": 8, "no_sync_user": 40, "dialer": 30, "support_agent": 4, "teacher": 6,
+    "stealth_farm": 16, "slow_blaster": 6, "one_shot": 6, "aged_spammer": 6,
 }
 #: Floors so that small scenarios still contain every archetype.
 MIX_FLOOR: dict[str, int] = {k: 1 for k in DEFAULT_MIX_5000} | {
-    "farm": 5, "fake_engagement": 3, "report_brigade": 5}
+    "farm": 5, "fake_engagement": 3, "report_brigade": 5, "stealth_farm": 4}
 
 ARCHETYPES = tuple(DEFAULT_MIX_5000)
 
@@ -147,15 +151,22 @@ def background(w: World, edges: np.ndarray) -> dict:
 def simulate(out_dir: str | Path, *, seed: int = 1, accounts: int = 5000, days: float = 3.0,
              background: str | Path | None = None, mix: str | dict | None = None,
              without: str | list[str] | tuple[str, ...] | None = None,
-             cold_start: bool = False) -> dict:
+             cold_start: bool = False, random_missing: int | None = None) -> dict:
     """Write ``out_dir/events.jsonl`` and ``out_dir/labels.jsonl``; return a summary dict
     (see :mod:`bulkguard.sim` for the populations).
 
     ``without`` names optional event families the platform does not provide
     (:data:`bulkguard.sim.families.FAMILIES`); ``cold_start`` starts the scenario on a live
     platform where abusive accounts existed before the window (no ``register`` events for
-    them). Neither changes anybody's behaviour: see ``docs/simulator.md``."""
+    them). Neither changes anybody's behaviour: see ``docs/simulator.md``.
+    ``random_missing=k`` adds the ``k``-th training variant of the seed
+    (:func:`bulkguard.sim.families.random_variant`: random families missing, sometimes a cold
+    start; refused for the held-out seeds 1-20)."""
     families = parse_families(without)
+    if random_missing is not None:
+        v = random_variant(seed, random_missing)
+        families = tuple(dict.fromkeys(families + tuple(v["without"])))
+        cold_start = cold_start or bool(v["cold_start"])
     if accounts < 20:
         raise ValueError("accounts must be at least 20")
     if not (days > 0 and math.isfinite(days)):
@@ -199,6 +210,12 @@ def simulate(out_dir: str | Path, *, seed: int = 1, accounts: int = 5000, days: 
             arch.report_brigade(w, counts[name], victims)
         else:
             getattr(arch, name)(w, counts[name])
+    # The issue-9 populations draw from a stream of their own: the populations above are
+    # the same events as in scenarios made before they existed.
+    w.reseed(np.random.default_rng([seed, 9]))
+    for name in look.LEGIT + look.ABUSERS:
+        if counts[name]:
+            getattr(look, name)(w, counts[name])
 
     filt = StreamFilter.of(families)
     keep = w.buf.select(t0, t1, filt)
