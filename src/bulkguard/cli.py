@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     qx.add_argument("account")
     qx.add_argument("--db")
     qx.set_defaults(run=_lazy("bulkguard.qr:cli_reset"))
+
+    from bulkguard.service.cli import add_parsers
+    add_parsers(sub, _lazy)
     return p
 
 

@@ -1,0 +1,334 @@
+"""The service's one seam to the engine: apply an event, read an account, preview a message.
+
+Everything the service needs from ``bulkguard.engine`` goes through :class:`EngineAdapter`,
+so that the engine's own interface can change in one place. The review events
+(``reviewer_action``, ``appeal_granted``, ``challenge_passed``) are optional contract
+additions; until the engine handles them itself they are applied here, through the same
+ladder fields and ``Engine.reinstate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal, Optional, Union
+
+import msgspec
+
+from bulkguard import __version__
+from bulkguard.engine import MAX_REASONS, Engine
+from bulkguard.events import (
+    AnyEvent, Block, ContactAdd, ContactSync, Decision, Event, EventError, GroupCreate, GroupJoin,
+    Message, OptIn, OptOut, Register, Report, TemplateRegister, Ts, _explain, target_error,
+)
+from bulkguard.policy import business as biz_policy
+from bulkguard.policy.business import BusinessLane
+from bulkguard.policy.forwarding import FORWARD_LIMIT, ForwardLimiter
+from bulkguard.signals import NAMES, vector
+from bulkguard.state.account import BAN, CHALLENGE, LEVEL_NAMES, NONE, SUSPEND, THROTTLE
+from bulkguard.store.db import Versions
+
+#: Snapshot compatibility: the package version and the layout of the engine state.
+STATE_FORMAT = 2
+ENGINE_VERSION = f"bulkguard-{__version__}/state-{STATE_FORMAT}"
+
+ReviewAction = Literal["ban", "suspend", "reinstate", "allow"]
+
+
+class ReviewerAction(Event, tag="reviewer_action"):
+    """A reviewer's decision on an account (optional contract event)."""
+
+    account: str
+    action: ReviewAction
+    until: Optional[Ts] = None
+    note: Optional[str] = None
+
+
+class AppealGranted(Event, tag="appeal_granted"):
+    account: str
+    note: Optional[str] = None
+
+
+class ChallengePassed(Event, tag="challenge_passed"):
+    account: str
+
+
+ServiceEvent = Union[
+    Message, Register, ContactAdd, ContactSync, GroupCreate, GroupJoin, Report, Block, OptIn,
+    OptOut, TemplateRegister, ReviewerAction, AppealGranted, ChallengePassed,
+]
+_decoder = msgspec.json.Decoder(ServiceEvent)
+_encoder = msgspec.json.Encoder()
+
+
+def decode_event(raw: bytes) -> ServiceEvent:
+    """Decode and validate one event (a contract line); :class:`EventError` names the problem."""
+    try:
+        ev = _decoder.decode(raw)
+        if not raw.isascii():
+            raw.decode("utf-8")
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as err:
+        raise EventError(_explain(err, raw)) from None
+    why = target_error(ev)
+    if why is not None:
+        raise EventError(why)
+    return ev
+
+
+def encode_event(ev: Event) -> bytes:
+    return _encoder.encode(ev)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to ``POST /v1/check``."""
+
+    verdict: Literal["deliver", "throttle", "refuse"]
+    reasons: list[str]
+    score: float
+    action: str          # the sender's current ladder level
+
+
+class EngineAdapter:
+    """The engine as the service uses it."""
+
+    def __init__(self, rules_path: str | None = None, model_path: str | None = None) -> None:
+        from bulkguard.components import load_components
+        from bulkguard.scoring.rules import Rules
+        rules = Rules.load(rules_path)
+        self.engine = Engine(rules, **load_components(model_path))
+        self.versions = Versions(rules=f"rules-{rules.digest[:12]}",
+                                 model=_model_version(self.engine.model, model_path),
+                                 engine=ENGINE_VERSION)
+        self._explain = {r.code: r.explain for r in rules.rules}
+
+    # -- the path ------------------------------------------------------------------------------
+    def apply(self, line: int, ev: ServiceEvent) -> list[Decision]:
+        """Apply one event; the decisions it caused. Raises :class:`EventError` for an event
+        the engine refuses (nothing changed then)."""
+        eng = self.engine
+        t = type(ev)
+        if t is ReviewerAction or t is AppealGranted or t is ChallengePassed:
+            self._move_clock(ev.ts)
+            if t is ReviewerAction:
+                self._review(line, ev)  # type: ignore[arg-type]
+            elif t is AppealGranted:
+                eng.reinstate(ev.account, line, ev.ts, "APPEAL_GRANTED")  # type: ignore[union-attr]
+            else:
+                a = eng.world.accounts.get(ev.account)  # type: ignore[union-attr]
+                if a is not None and a.level == CHALLENGE:
+                    eng.reinstate(ev.account, line, ev.ts, "CHALLENGE_PASSED")  # type: ignore[union-attr]
+        else:
+            eng.handle(line, ev)
+        out = list(eng.out)
+        eng.out.clear()
+        return out
+
+    def _move_clock(self, ts: float) -> None:
+        w = self.engine.world
+        self.engine.events += 1
+        if ts > w.now:
+            w.now = ts
+
+    def _review(self, line: int, ev: ReviewerAction) -> None:
+        eng = self.engine
+        code = "REVIEWER_" + ev.action.upper()
+        if ev.action in ("reinstate", "allow"):
+            eng.reinstate(ev.account, line, ev.ts, code)
+            return
+        a = eng.world.account(ev.account)
+        level = BAN if ev.action == "ban" else SUSPEND
+        if a.level == level:
+            return
+        a.level = level
+        a.reasons = (code,)
+        eng.out.append(Decision(line, ev.ts, ev.account, ev.action, round(a.score, 4), [code]))
+
+    # -- state -------------------------------------------------------------------------------------
+    def state(self) -> dict:
+        return self.engine.snapshot()
+
+    def restore(self, state: dict) -> None:
+        self.engine.restore(state)
+
+    @property
+    def events(self) -> int:
+        return self.engine.events
+
+    def is_business(self, account: str) -> bool:
+        lane = self.engine.lane
+        return lane is not None and lane.is_business(account)
+
+    def reason_text(self, code: str) -> str:
+        return self._explain.get(code) or REASON_TEXT.get(code) or ""
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def account_view(self, account: str) -> dict | None:
+        """What the engine knows of ``account`` now (the online explanation)."""
+        w = self.engine.world
+        a = w.accounts.get(account)
+        if a is None:
+            return None
+        v = vector(a, w)
+        return {
+            "account": account,
+            "action": LEVEL_NAMES[a.level],
+            "score": round(a.score, 4),
+            "peak_score": round(a.peak, 4),
+            "business": self.is_business(account),
+            "reasons": [{"code": c, "explain": self.reason_text(c)} for c in a.reasons],
+            "signals": {n: round(x, 4) for n, x in zip(NAMES, v) if x},
+            "clock": w.now,
+            "versions": {"rules": self.versions.rules, "model": self.versions.model,
+                         "engine": self.versions.engine},
+        }
+
+    def check(self, ev: Message) -> Verdict:
+        """Would ``ev`` be delivered now? Reads state, changes nothing."""
+        eng = self.engine
+        w = eng.world
+        now = max(ev.ts, w.now)
+        a = w.accounts.get(ev.sender)
+        level = a.level if a is not None else NONE
+        score = round(a.score, 4) if a is not None else 0.0
+        held = list(a.reasons[:MAX_REASONS - 1]) if a is not None else []
+        if level == BAN:
+            return Verdict("refuse", ["ACCOUNT_BANNED", *held], score, "ban")
+        if level == SUSPEND:
+            return Verdict("refuse", ["ACCOUNT_SUSPENDED", *held], score, "suspend")
+        if level == CHALLENGE:
+            return Verdict("refuse", ["CHALLENGE_REQUIRED", *held], score, "challenge")
+        code = None
+        lane = eng.lane
+        if lane is not None and (ev.template is not None or lane.is_business(ev.sender)
+                                 or lane.is_business(ev.recipient)):
+            code = preview_lane(lane, ev, now)
+        if code is None and ev.forwarded and eng.forward is not None:
+            code = preview_forward(eng.forward, ev, now)
+        if code is not None:
+            return Verdict("refuse", [code, *held], score, LEVEL_NAMES[level])
+        if level == THROTTLE:
+            return Verdict("throttle", ["ACCOUNT_THROTTLED", *held], score, "throttle")
+        return Verdict("deliver", [], score, LEVEL_NAMES[level])
+
+
+def _model_version(model: object, path: str | None) -> str:
+    if model is None:
+        return "none"
+    from importlib import resources
+    try:
+        if path and path != "none":
+            data = open(path, "rb").read()
+        else:
+            data = resources.files("bulkguard.scoring").joinpath("model.json").read_bytes()
+    except OSError:
+        return "unknown"
+    return "model-" + hashlib.sha256(data).hexdigest()[:12]
+
+
+def preview_lane(lane: BusinessLane, ev: Message, now: float) -> str | None:
+    """The code :meth:`BusinessLane.check_message` would return for ``ev``, without recording
+    anything (no refusal counted, no window, tier or quality change)."""
+    recipient = ev.recipient
+    if recipient is not None and recipient in lane.biz:
+        return None
+    st = lane.biz.get(ev.sender)
+    if st is None:
+        return biz_policy.UNKNOWN_TEMPLATE if ev.template is not None else None
+    if recipient is None:
+        if ev.template is not None:
+            return BusinessLane._template_code(st, ev.template, now)
+        return None
+    cfg = lane.config
+    opened = st.windows.get(recipient)
+    in_window = opened is not None and now < opened + cfg.window
+    if not in_window:
+        consent = st.consent.get(recipient)
+        if consent is False:
+            return biz_policy.OPTED_OUT
+        if consent is None:
+            return biz_policy.NO_OPTIN
+        if ev.template is None:
+            return biz_policy.OUTSIDE_WINDOW_NO_TEMPLATE
+    if ev.template is not None:
+        code = BusinessLane._template_code(st, ev.template, now)
+        if code:
+            return code
+    if not in_window:
+        limit = cfg.tiers[_tier_after_upgrade(lane, st, now)]
+        if limit is not None:
+            cutoff = now - cfg.tier_period
+            # customers whose last send left the period but are not swept out yet
+            expired = 0
+            for ts, customer in st.recent_log:
+                if ts > cutoff:
+                    break
+                if st.recent.get(customer) == ts:
+                    expired += 1
+            last = st.recent.get(recipient)
+            live = len(st.recent) - expired
+            if (last is None or last <= cutoff) and live >= limit:
+                return biz_policy.TIER_LIMIT
+    return None
+
+
+def _tier_after_upgrade(lane: BusinessLane, st: biz_policy.BusinessState, now: float) -> int:
+    """The tier ``check_message`` would use: ``_maybe_upgrade`` may raise it first."""
+    cfg = lane.config
+    if now - st.last_tier_check < cfg.upgrade_check_every:
+        return st.tier
+    limit = cfg.tiers[st.tier]
+    if limit is None or st.tier + 1 >= len(cfg.tiers):
+        return st.tier
+    cutoff = now - cfg.upgrade_lookback
+    week = sum(1 for c, t in st.week.items() if t > cutoff)
+    if week < cfg.upgrade_fraction * limit:
+        return st.tier
+    if biz_policy._rating(biz_policy._rate(st.days, int(now // biz_policy.DAY), cfg), cfg) \
+            == biz_policy.GREEN:
+        return st.tier + 1
+    return st.tier
+
+
+def preview_forward(fl: ForwardLimiter, ev: Message, now: float) -> str | None:
+    """The code :meth:`ForwardLimiter.check` would return, without recording the send."""
+    if ev.forwarded <= 0 or ev.digest is None:
+        return None
+    cfg = fl.config
+    chats = fl._sent.get((ev.sender, ev.digest))
+    if not chats:
+        return None
+    chat = "u:" + ev.recipient if ev.recipient is not None else "g:" + (ev.group or "")
+    cutoff = now - cfg.window
+    live = [c for c, t in chats.items() if t > cutoff]
+    if chat in live:
+        return None
+    limit = cfg.max_chats_highly if ev.forwarded >= cfg.highly_forwarded else cfg.max_chats
+    return FORWARD_LIMIT if len(live) >= limit else None
+
+
+#: Sentences for the codes that are not rules (policy refusals, the ways back).
+REASON_TEXT: dict[str, str] = {
+    biz_policy.NO_OPTIN: "business message to a customer who never opted in",
+    biz_policy.OPTED_OUT: "business message to a customer who opted out",
+    biz_policy.OUTSIDE_WINDOW_NO_TEMPLATE:
+        "business message outside the 24-hour customer-service window without a template",
+    biz_policy.UNKNOWN_TEMPLATE: "message naming a template that is not registered",
+    biz_policy.TEMPLATE_PAUSED: "template paused after negative feedback",
+    biz_policy.TEMPLATE_DISABLED: "template disabled after repeated negative feedback",
+    biz_policy.TIER_LIMIT: "business over its messaging-limit tier",
+    FORWARD_LIMIT: "forwarded content sent to more chats than the forwarding limit allows",
+    "ACCOUNT_SUSPENDED": "message from a business account that is suspended",
+    "SCORE_RECOVERED": "the account's score fell back well below the throttle threshold",
+    "APPEAL_GRANTED": "an appeal was granted",
+    "CHALLENGE_PASSED": "the account passed the challenge",
+    "REVIEWER_BAN": "a reviewer banned the account",
+    "REVIEWER_SUSPEND": "a reviewer suspended the account",
+    "REVIEWER_REINSTATE": "a reviewer lifted the action on the account",
+    "REVIEWER_ALLOW": "a reviewer cleared the account",
+}
+
+
+__all__ = ["AnyEvent", "EngineAdapter", "ReviewerAction", "AppealGranted", "ChallengePassed",
+           "ServiceEvent", "Verdict", "Versions", "decode_event", "encode_event",
+           "preview_lane", "preview_forward", "ENGINE_VERSION"]
