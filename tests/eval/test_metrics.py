@@ -202,3 +202,40 @@ def test_sample_stream_gzip(tmp_path, h):
     assert len(h.EVENTS) == 32  # the scenario's line numbers assume this
     import gc
     gc.collect()  # let the unclosed-file warning surface here, under the filter
+
+
+def test_worst_archetype(scenario):
+    # blaster: a1, a3 stopped (1.0); grouper a2 stopped (1.0); spam_business a4 never (0.0)
+    m = evaluate(*scenario)
+    assert (m.worst_archetype, m.worst_archetype_recall) == ("spam_business", 0.0)
+    assert m.per_archetype["blaster"]["stopped_abusive"] == 2
+    assert m.per_archetype["human"]["stopped_legit"] == 2
+
+
+def test_inert_abuser_left_out(scenario, h, tmp_path):
+    ev, lab, dec = scenario
+    # an abuser that only registers (its abuse lives in a family this stream lacks)
+    events = [{"type": t, "ts": ts, **f} for t, ts, f in h.EVENTS]
+    events.append({"type": "register", "ts": 80, "account": "a5"})
+    ev2 = h.write_jsonl(tmp_path / "ev2.jsonl", events)
+    labels = [json.loads(x) for x in lab.read_text().splitlines()] + [{"account": "a5", "label": "abusive",
+                                                    "archetype": "report_brigade"}]
+    lab2 = h.write_jsonl(tmp_path / "lab2.jsonl", labels)
+    m = evaluate(ev2, lab2, dec)
+    base = evaluate(ev, lab, dec)
+    assert m.abusive_inert == 1 and base.abusive_inert == 0
+    assert (m.abusive, m.recall, m.at_registration) == (base.abusive, base.recall, base.at_registration)
+    assert "report_brigade" not in m.per_archetype
+
+
+def test_pool(scenario):
+    from bulkguard.eval.metrics import pool
+    m = evaluate(*scenario)
+    p = pool([m, m], name="twice")
+    assert (p.abusive, p.stopped_abusive, p.legit_active) == (8, 6, 8)
+    assert p.recall == m.recall and p.fpr_active == m.fpr_active and p.precision == m.precision
+    assert p.pre_report == m.pre_report and p.at_registration == m.at_registration
+    assert p.blast_median == m.blast_median and p.blast_total == 2 * m.blast_total
+    assert p.per_archetype["blaster"]["abusive"] == 4 and p.per_archetype["blaster"]["recall"] == 1.0
+    assert (p.worst_archetype, p.worst_archetype_recall) == ("spam_business", 0.0)
+    assert math.isnan(pool([]).recall)

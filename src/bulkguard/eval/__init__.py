@@ -7,14 +7,14 @@ only when called.
 from __future__ import annotations
 
 from bulkguard.eval.baseline import rate_limit_decisions
-from bulkguard.eval.metrics import EvalError, Metrics, evaluate
+from bulkguard.eval.metrics import EvalError, Metrics, evaluate, pool
 
 
-def write_report(metrics, out_dir, baseline=None):
+def write_report(metrics, out_dir, baseline=None, robustness=None):
     """Write report.md, report.html and PNG plots into ``out_dir`` (see :mod:`bulkguard.eval.report`)."""
     from bulkguard.eval.report import write_report as _write
 
-    return _write(metrics, out_dir, baseline)
+    return _write(metrics, out_dir, baseline, robustness)
 
 
-__all__ = ["EvalError", "Metrics", "evaluate", "rate_limit_decisions", "write_report"]
+__all__ = ["EvalError", "Metrics", "evaluate", "pool", "rate_limit_decisions", "write_report"]

@@ -19,7 +19,13 @@ Definitions (see ``shared/spec/events.md``):
   stop line is at or before that event's line, or at or before their first message
   (no message got out);
 * *precision* counts labeled accounts only; stopped accounts without a label are
-  reported as ``stopped_unlabeled``.
+  reported as ``stopped_unlabeled``;
+* an abusive account whose only events are ``register`` (or none at all) is *inert*: its
+  abuse is not in this stream (e.g. a report brigade in a stream without reports). It is
+  counted in ``abusive_inert`` and left out of every other figure: nobody can be asked to
+  catch an account that did nothing;
+* the *worst archetype* is the abusive archetype with the lowest recall (ties: the larger
+  one, then by name).
 
 >>> _pct([1, 2, 3, 4], 50), _pct([], 50)
 (2.5, nan)
@@ -99,6 +105,7 @@ class Metrics:
     violation_examples: list[str] = field(default_factory=list)
     # populations
     abusive: int = 0
+    abusive_inert: int = 0
     legit: int = 0
     legit_active: int = 0
     # stopping
@@ -110,6 +117,8 @@ class Metrics:
     fpr: float = math.nan
     fpr_active: float = math.nan
     precision: float = math.nan
+    worst_archetype: str = ""
+    worst_archetype_recall: float = math.nan
     throttled_legit: int = 0
     throttle_rate_legit: float = math.nan
     throttled_abusive: int = 0
@@ -380,7 +389,8 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
     msgs: dict[str, int] = {}
     rejected_msgs: dict[str, int] = {}
     business_kind: set[str] = set()
-    active: set[str] = set()
+    active: set[str] = set()   # accounts doing anything but register
+    registered: set[str] = set()
     act_add = active.add
     ab_get = abusers.get
     clock = -math.inf
@@ -424,7 +434,7 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
                 if a is not None and not a.first_report_line:
                     a.first_report_line = n
             elif t is Register:
-                act_add(ev.account)
+                registered.add(ev.account)
                 if ev.kind == "business":
                     business_kind.add(ev.account)
                 a = ab_get(ev.account)
@@ -462,9 +472,13 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
     m.violation_examples = viol.examples
 
     # --- populations and stops
+    inert = {a for a in abusers if a not in active}
+    for a in inert:
+        del abusers[a]
+    active |= registered
     legit = [a for a, lab in labels.items() if lab.label == "legit"]
     legit_set = set(legit)
-    m.abusive, m.legit = len(abusers), len(legit)
+    m.abusive, m.legit, m.abusive_inert = len(abusers), len(legit), len(inert)
     m.legit_active = sum(1 for a in legit if a in active)
     m.stopped_abusive = sum(1 for a in abusers if a in stop_line)
     m.stopped_legit = sum(1 for a in legit if a in stop_line)
@@ -555,6 +569,8 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
     # --- per archetype
     groups: dict[str, list[str]] = {}
     for a, lab in labels.items():
+        if a in inert:
+            continue
         groups.setdefault(lab.archetype or "(none)", []).append(a)
     for arch, accts in sorted(groups.items()):
         ab_acc = [a for a in accts if a in abusers]
@@ -567,11 +583,14 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
             "stopped": sum(1 for a in accts if a in stop_line),
             "throttled": sum(1 for a in accts if a in throttled),
         }
-        row["recall"] = _ratio(sum(1 for a in ab_acc if a in stop_line), len(ab_acc))
-        row["fpr"] = _ratio(sum(1 for a in lg_acc if a in stop_line), len(lg_acc))
         lg_act = [a for a in lg_acc if a in active]
         row["legit_active"] = len(lg_act)
-        row["fpr_active"] = _ratio(sum(1 for a in lg_act if a in stop_line), len(lg_act))
+        row["stopped_abusive"] = sum(1 for a in ab_acc if a in stop_line)
+        row["stopped_legit"] = sum(1 for a in lg_acc if a in stop_line)
+        row["stopped_legit_active"] = sum(1 for a in lg_act if a in stop_line)
+        row["recall"] = _ratio(row["stopped_abusive"], len(ab_acc))
+        row["fpr"] = _ratio(row["stopped_legit"], len(lg_acc))
+        row["fpr_active"] = _ratio(row["stopped_legit_active"], len(lg_act))
         if ab_acc:
             row.update(blast_stats(ab_acc))
             sent = sum(abusers[a].msgs + abusers[a].adds for a in ab_acc)
@@ -584,6 +603,7 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
             row["time_to_stop_median"] = _pct(tt, 50)
             row["time_to_stop_p90"] = _pct(tt, 90)
         m.per_archetype[arch] = row
+    m.worst_archetype, m.worst_archetype_recall = worst_archetype(m.per_archetype)
 
     abusers_with_msgs = sum(1 for ab in abusers.values() if ab.first_msg_line)
     m.detail = {
@@ -594,6 +614,92 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
         "blast_by_archetype": {arch: [blast[a] for a in accts if a in abusers]
                                for arch, accts in sorted(groups.items())
                                if any(a in abusers for a in accts)},
+        "pre_report": (sum(pre_rep.values()), len(pre_rep)),
+        "at_registration": (sum(at_reg.values()), len(at_reg)),
     }
     m.elapsed_s = time.perf_counter() - t0
+    return m
+
+
+def worst_archetype(per_archetype: dict[str, dict[str, Any]]) -> tuple[str, float]:
+    """The abusive archetype with the lowest recall (ties: more accounts first, then name).
+
+    >>> worst_archetype({"a": {"abusive": 5, "recall": 0.8}, "b": {"abusive": 9, "recall": 0.8},
+    ...                  "h": {"abusive": 0, "recall": float("nan")}})
+    ('b', 0.8)
+    >>> worst_archetype({})
+    ('', nan)
+    """
+    cand = [(row["recall"], -row["abusive"], name) for name, row in per_archetype.items()
+            if row.get("abusive") and not math.isnan(row["recall"])]
+    if not cand:
+        return "", math.nan
+    r, _, name = min(cand)
+    return name, float(r)
+
+
+_POOLED_ROW_COUNTS = ("accounts", "abusive", "legit", "stopped", "throttled", "legit_active",
+                      "stopped_abusive", "stopped_legit", "stopped_legit_active")
+
+
+def pool(parts: list[Metrics], name: str = "") -> Metrics:
+    """One :class:`Metrics` for several scenarios evaluated separately, as if they were one:
+    counts are summed and rates recomputed from them; blast medians come from every abuser's
+    blast radius; the threshold curve and AUC are left out (they need the raw scores)."""
+    m = Metrics(name=name or " + ".join(p.name for p in parts), score_source="pooled")
+    if not parts:
+        return m
+    for f in ("events_read", "events_accepted", "events_bad", "events_empty", "decisions",
+              "violations_total", "abusive", "abusive_inert", "legit", "legit_active",
+              "stopped_abusive", "stopped_legit", "stopped_legit_active", "stopped_unlabeled",
+              "throttled_legit", "throttled_abusive", "reinstated", "blast_total",
+              "blast_messages", "blast_group_adds", "abuser_messages", "abuser_group_adds",
+              "abusers_registered", "business_abusive_messages", "business_abusive_rejected",
+              "business_compliant_messages", "business_compliant_rejected",
+              "legit_rejected_messages"):
+        setattr(m, f, sum(getattr(p, f) for p in parts))
+    for p in parts:
+        for k, v in p.decisions_by_action.items():
+            m.decisions_by_action[k] = m.decisions_by_action.get(k, 0) + v
+        for k, v in p.violations.items():
+            m.violations[k] = m.violations.get(k, 0) + v
+    m.recall = _ratio(m.stopped_abusive, m.abusive)
+    m.fpr = _ratio(m.stopped_legit, m.legit)
+    m.fpr_active = _ratio(m.stopped_legit_active, m.legit_active)
+    m.precision = _ratio(m.stopped_abusive, m.stopped_abusive + m.stopped_legit)
+    m.throttle_rate_legit = _ratio(m.throttled_legit, m.legit)
+    m.blast_share = _ratio(m.blast_total, m.abuser_messages + m.abuser_group_adds)
+    m.business_abusive_reject_share = _ratio(m.business_abusive_rejected, m.business_abusive_messages)
+    m.business_compliant_reject_share = _ratio(m.business_compliant_rejected,
+                                               m.business_compliant_messages)
+    for key in ("pre_report", "at_registration"):
+        k = sum(p.detail.get(key, (0, 0))[0] for p in parts)
+        n = sum(p.detail.get(key, (0, 0))[1] for p in parts)
+        setattr(m, key, _ratio(k, n))
+        m.detail[key] = (k, n)
+    bba: dict[str, list[int]] = {}
+    for p in parts:
+        for arch, vals in p.detail.get("blast_by_archetype", {}).items():
+            bba.setdefault(arch, []).extend(vals)
+    allb = [v for vals in bba.values() for v in vals]
+    m.blast_median, m.blast_p90 = _pct(allb, 50), _pct(allb, 90)
+    m.detail["blast_by_archetype"] = bba
+    rows: dict[str, dict[str, Any]] = {}
+    for p in parts:
+        for arch, row in p.per_archetype.items():
+            r = rows.setdefault(arch, dict.fromkeys(_POOLED_ROW_COUNTS, 0) | {"label": row["label"]})
+            for c in _POOLED_ROW_COUNTS:
+                r[c] += row.get(c, 0)
+            if r["label"] != row["label"]:
+                r["label"] = "mixed"
+    for arch, r in sorted(rows.items()):
+        r["recall"] = _ratio(r["stopped_abusive"], r["abusive"])
+        r["fpr"] = _ratio(r["stopped_legit"], r["legit"])
+        r["fpr_active"] = _ratio(r["stopped_legit_active"], r["legit_active"])
+        if arch in bba:
+            r["blast_median"], r["blast_p90"] = _pct(bba[arch], 50), _pct(bba[arch], 90)
+            r["blast_total"] = int(sum(bba[arch]))
+        m.per_archetype[arch] = r
+    m.worst_archetype, m.worst_archetype_recall = worst_archetype(m.per_archetype)
+    m.elapsed_s = sum(p.elapsed_s for p in parts)
     return m

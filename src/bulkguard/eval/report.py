@@ -10,6 +10,7 @@ import base64
 import html
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,8 @@ def _fmt(v: Any, kind: str) -> str:
         return f"{v:.3g} s"
     if kind == "num3":
         return f"{v:.3f}"
+    if kind == "num4":
+        return f"{v:.4f}"
     return f"{v:g}"
 
 
@@ -290,6 +293,72 @@ DEFINITIONS = [
     "each account's max score (scores file, else max decision score, else 0).",
 ]
 
+# ---------------------------------------------------------------- robustness (several variants)
+
+#: Issue 9's bar for the worst variant: recall, worst archetype recall, FPR over active
+#: legitimate accounts, precision.
+GOALS = {"recall": 0.97, "worst_archetype_recall": 0.90, "fpr_active": 0.002, "precision": 0.95}
+
+ROBUST_HEADS = ["variant", "made by", "recall", "worst archetype", "FPR (active legit)",
+                "precision", "stopped before report", "blast median", "at registration",
+                "goal"]
+
+
+@dataclass
+class VariantResult:
+    """One evaluated variant of a scenario set (e.g. "--without contacts" made by the
+    simulator) under a section heading (e.g. "held-out, no background")."""
+
+    section: str
+    variant: str
+    made_by: str
+    metrics: Metrics
+
+
+def meets_goals(m: Metrics) -> list[str]:
+    """The goals of :data:`GOALS` that ``m`` misses (empty: all met).
+
+    >>> meets_goals(Metrics(recall=0.99, worst_archetype_recall=0.95, fpr_active=0.001, precision=0.97))
+    []
+    >>> meets_goals(Metrics(recall=0.9, worst_archetype_recall=0.5, fpr_active=0.01, precision=0.97))
+    ['recall', 'worst archetype', 'FPR']
+    """
+    out = []
+    if not m.recall >= GOALS["recall"]:
+        out.append("recall")
+    if not m.worst_archetype_recall >= GOALS["worst_archetype_recall"]:
+        out.append("worst archetype")
+    if not m.fpr_active <= GOALS["fpr_active"]:
+        out.append("FPR")
+    if not m.precision >= GOALS["precision"]:
+        out.append("precision")
+    return out
+
+
+def robustness_row(r: VariantResult) -> list[str]:
+    m = r.metrics
+    miss = meets_goals(m)
+    worst = (f"{m.worst_archetype} {m.worst_archetype_recall:.2f}" if m.worst_archetype else "-")
+    return [r.variant, r.made_by, _fmt(m.recall, "num3"), worst,
+            f"{_fmt(m.fpr_active, 'num4')} ({m.stopped_legit_active}/{m.legit_active})",
+            _fmt(m.precision, "num3"), _fmt(m.pre_report, "num3"), _fmt(m.blast_median, "num"),
+            _fmt(m.at_registration, "num3"), "met" if not miss else "misses " + ", ".join(miss)]
+
+
+def robustness_markdown(results: list[VariantResult]) -> str:
+    """One markdown table per section, one row per variant."""
+    out: list[str] = []
+    sections: dict[str, list[VariantResult]] = {}
+    for r in results:
+        sections.setdefault(r.section, []).append(r)
+    for title, rows in sections.items():
+        out += [f"### {title}", "", _md_table(ROBUST_HEADS, [robustness_row(r) for r in rows]), ""]
+    out.append(f"Goal (issue 9, every row): recall >= {GOALS['recall']}, every abusive archetype "
+               f">= {GOALS['worst_archetype_recall']}, FPR over active legit accounts <= "
+               f"{GOALS['fpr_active']}, precision >= {GOALS['precision']}.")
+    return "\n".join(out)
+
+
 def _md_table(headers: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]
@@ -308,8 +377,18 @@ def _md_inline(s: str) -> str:
     return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
 
 
-def write_report(metrics: Metrics, out_dir: str | Path, baseline: Metrics | None = None) -> Path:
-    """Write ``report.md``, ``report.html`` and the PNG plots into ``out_dir``; return the HTML path."""
+ROBUSTNESS_INTRO = (
+    "The same held-out scenarios with a family of platform signals missing: one row per "
+    "variant, pooled over the scenarios of a section. A missing family should cost little "
+    "recall and no false positives. 'made by': the simulator's flags (--without, --cold-start) "
+    "or ../shared/tools/ablate.py on the full stream.")
+
+
+def write_report(metrics: Metrics, out_dir: str | Path, baseline: Metrics | None = None,
+                 robustness: list[VariantResult] | None = None) -> Path:
+    """Write ``report.md``, ``report.html`` and the PNG plots into ``out_dir``; return the HTML
+    path. ``robustness`` (several variants of the scenario, e.g. from
+    ``bench/robustness.py``) adds a "Robustness" section."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plots = _plots(metrics, baseline, out)
@@ -334,6 +413,8 @@ def write_report(metrics: Metrics, out_dir: str | Path, baseline: Metrics | None
            "## Metrics", "", _md_table(heads, rows), ""]
     for title, arows in arch_sections:
         md += [f"## Per archetype{' — ' + title if title else ''}", "", _md_table(arch_heads, arows), ""]
+    if robustness:
+        md += ["## Robustness", "", ROBUSTNESS_INTRO, "", robustness_markdown(robustness), ""]
     md += ["## Plots", ""]
     md += [f"### {t}\n\n![{t}]({f})\n" for f, t in plots]
     md += ["## Contract violations of the decisions", "",
@@ -352,6 +433,14 @@ def write_report(metrics: Metrics, out_dir: str | Path, baseline: Metrics | None
         f"<h2>Per archetype{' — ' + html.escape(t) if t else ''}</h2>{_html_table(arch_heads, r)}"
         for t, r in arch_sections)
     ex = "".join(f"<li>{html.escape(e)}</li>" for e in metrics.violation_examples)
+    robust_html = ""
+    if robustness:
+        secs: dict[str, list[VariantResult]] = {}
+        for r in robustness:
+            secs.setdefault(r.section, []).append(r)
+        robust_html = f"<h2>Robustness</h2><p>{html.escape(ROBUSTNESS_INTRO)}</p>" + "".join(
+            f"<h3>{html.escape(t)}</h3>{_html_table(ROBUST_HEADS, [robustness_row(r) for r in rs])}"
+            for t, rs in secs.items())
     doc = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>bulkguard evaluation</title>
 <style>
@@ -369,6 +458,7 @@ figure{{display:inline-block;margin:.5em}} img{{max-width:100%}}
 <p>Scenario: {html.escape(pop)}.</p></div>
 <h2>Metrics</h2>{_html_table(heads, rows)}
 {arch_html}
+{robust_html}
 <h2>Plots</h2>{''.join(imgs)}
 <h2>Contract violations of the decisions</h2>{_html_table(["kind", "count"], viol)}
 <ul>{ex}</ul>
