@@ -1,0 +1,236 @@
+"""The stream's clock and its reorder window: between an event source and the engine.
+
+Two jobs, both O(1) per event on the common path (a heap push and pop for the window):
+
+**A robust clock.** Stream time is the *third largest* ``ts`` accepted so far, so one
+event (or two) from a broken or hostile producer cannot move time for everyone. An event
+more than ``max_ahead`` seconds ahead of stream time is held as a *suspect*:
+
+* a ``ts`` that is the stream time in milliseconds, microseconds or nanoseconds is
+  dead-lettered at once, with the unit named in the reason;
+* otherwise it waits: if ``confirm`` consecutive events all arrive that far ahead, the
+  stream really moved on (a quiet night, a paused producer) and they are accepted;
+  once ``confirm`` in-time events have arrived after it, it is dead-lettered with the
+  reason ``ts too far ahead of the stream``. So is a suspect still waiting when the
+  input ends.
+
+**A reorder window** (a watermark). Accepted events wait in a heap until stream time has
+passed their ``ts`` by ``window`` seconds, and leave in ``(ts, line)`` order: ties keep
+file order. A stream whose events arrive up to ``window`` seconds late is applied exactly
+as its sorted version would be. An event that arrives after later events were already
+released is *late*: it is released at once and counted (the engine treats it as
+happening at its clock, which never goes back).
+
+The stage knows nothing about event types: it takes a line number, a ``ts``, the event
+and its raw bytes (kept for a dead letter), and hands back what is ready, so a file
+replay and a network service can put it in front of the same engine.
+
+>>> r: Reorder[str] = Reorder(window=10.0, max_ahead=3600.0, confirm=2)
+>>> stream = [100.0, 95.0, 101.0, 1e308, 103.0, 112.0, 125.0, 90.0, 130.0, 97.0]
+>>> for line, ts in enumerate(stream, 1):
+...     r.push(line, ts, f"e{line}", b"")
+>>> r.clock, [e[0] for e in r.ready]   # in ts order up to 10 s behind stream time; 97 came late
+(112.0, [90.0, 95.0, 100.0, 101.0, 97.0])
+>>> r.late, [(d[1], d[4]) for d in r.dead]
+(1, [(4, 'ts too far ahead of the stream: 1e+308 is 1e+308 s ahead of the stream time 100 (limit 3600 s; not confirmed by the 2 events after it)')])
+>>> r.flush(); [e[0] for e in r.ready][5:]
+[103.0, 112.0, 125.0, 130.0]
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Final, Generic, TypeVar
+
+E = TypeVar("E")
+
+DEFAULT_WINDOW: Final = 60.0        # seconds of event time an event may arrive late and still be reordered
+MAX_WINDOW: Final = 3600.0          # the contract's bound on a reorder window
+DEFAULT_MAX_AHEAD: Final = 3600.0   # seconds ahead of stream time before an event must be confirmed
+DEFAULT_CONFIRM: Final = 8          # consecutive far-ahead events that confirm a jump of the stream
+UNIT_SLACK: Final = 86_400.0        # ts / 1000 within a day of stream time: a ts in milliseconds
+UNITS: Final = ((1e3, "milliseconds"), (1e6, "microseconds"), (1e9, "nanoseconds"))
+NEG_INF: Final = -math.inf
+
+
+class Reorder(Generic[E]):
+    """Robust clock plus reorder window; see the module docstring.
+
+    After each ``push`` (and after ``flush``) the caller takes ``ready`` (entries
+    ``(ts, line, event, raw)`` in the order to apply them) and ``dead`` (entries
+    ``(ts, line, event, raw, reason)``) and clears both lists.
+    """
+
+    def __init__(self, window: float = DEFAULT_WINDOW, max_ahead: float = DEFAULT_MAX_AHEAD,
+                 confirm: int = DEFAULT_CONFIRM) -> None:
+        if not 0.0 <= window <= MAX_WINDOW:
+            raise ValueError(f"reorder window {window:g} s: must be between 0 and {MAX_WINDOW:g} s")
+        if not max_ahead >= window:
+            raise ValueError(f"max ahead {max_ahead:g} s: must be at least the reorder window "
+                             f"({window:g} s)")
+        if confirm < 1:
+            raise ValueError(f"confirm {confirm}: must be at least 1")
+        self.window = window
+        self.max_ahead = max_ahead
+        self.confirm = confirm
+        self.ready: list[tuple[float, int, E, bytes]] = []
+        self.dead: list[tuple[float, int, E, bytes, str]] = []
+        self.heap: list[tuple[float, int, E, bytes]] = []
+        # the three largest accepted ts; stream time is the third (-inf until there are three)
+        self.t1 = self.t2 = self.t3 = NEG_INF
+        self.clock = NEG_INF
+        self.limit = math.inf           # clock + max_ahead: beyond it an event is a suspect
+        self.mark = NEG_INF             # clock - window: events before it leave the heap
+        self.released = NEG_INF         # ts of the last event released in order
+        # suspects: [entry, in-time events seen since]; run: consecutive suspects
+        self.suspects: list[tuple[tuple[float, int, E, bytes], list[int]]] = []
+        self.run = 0
+        self.first: list[tuple[float, int, E, bytes]] = []   # before stream time exists
+        self.late = 0
+        self.too_far = 0
+        self.jumps = 0
+
+    def __len__(self) -> int:
+        """Events held (in the window or as suspects)."""
+        return len(self.heap) + len(self.suspects) + len(self.first)
+
+    def push(self, line: int, ts: float, ev: E, raw: bytes) -> None:
+        """Take one event (``ts`` finite, as the decoder guarantees)."""
+        e = (ts, line, ev, raw)
+        if self.clock == NEG_INF:
+            self._start(e)
+        elif ts <= self.limit:
+            if self.suspects:
+                self._in_time()
+            self._accept(e)
+        else:
+            self._suspect(e)
+
+    def _start(self, e: tuple[float, int, E, bytes]) -> None:
+        """The first events: stream time starts at the median of the first three, so a
+        stream that opens with a poisoned ts is not fooled either."""
+        first = self.first
+        first.append(e)
+        if len(first) < 3:
+            return
+        self.first = []
+        med = sorted(x[0] for x in first)[1]
+        self.t1 = self.t2 = self.t3 = self.clock = med
+        self.limit = med + self.max_ahead
+        self.mark = med - self.window
+        for x in first:
+            if x[0] <= self.limit:
+                self._accept(x)
+            else:
+                self._suspect(x)
+
+    def _accept(self, e: tuple[float, int, E, bytes]) -> None:
+        ts = e[0]
+        if ts > self.t3:
+            if ts > self.t2:
+                self.t3 = self.t2
+                if ts > self.t1:
+                    self.t2 = self.t1
+                    self.t1 = ts
+                else:
+                    self.t2 = ts
+            else:
+                self.t3 = ts
+            if self.t3 > self.clock:
+                self.clock = self.t3
+                self.limit = self.t3 + self.max_ahead
+                self.mark = self.t3 - self.window
+        if ts < self.released:
+            self.late += 1   # its place in the order was passed: apply it now
+            self.ready.append(e)
+            return
+        heap = self.heap
+        heapq.heappush(heap, e)
+        mark = self.mark
+        while heap and heap[0][0] < mark:
+            x = heapq.heappop(heap)
+            self.released = x[0]
+            self.ready.append(x)
+
+    def _suspect(self, e: tuple[float, int, E, bytes]) -> None:
+        ts = e[0]
+        unit = self._unit(ts)
+        if unit:
+            self.too_far += 1
+            self.dead.append((ts, e[1], e[2], e[3], unit))
+            return
+        self.suspects.append((e, [0]))
+        self.run += 1
+        if self.run >= self.confirm:
+            self._jump()
+
+    def _in_time(self) -> None:
+        """An in-time event arrived: every suspect is one event closer to being refuted."""
+        self.run = 0
+        keep = []
+        for e, seen in self.suspects:
+            seen[0] += 1
+            if seen[0] >= self.confirm:
+                self._refute(e, f"not confirmed by the {self.confirm} events after it")
+            else:
+                keep.append((e, seen))
+        self.suspects = keep
+
+    def _jump(self) -> None:
+        """``confirm`` consecutive events far ahead: the stream moved on. Accept the run (in
+        ts order), then whatever older suspect the new stream time now covers."""
+        self.jumps += 1
+        n = self.run
+        self.run = 0
+        held, run = self.suspects[:-n], self.suspects[-n:]
+        self.suspects = []
+        self.limit = math.inf
+        for e, _ in sorted(run, key=lambda s: (s[0][0], s[0][1])):
+            self._accept(e)
+        self.limit = self.clock + self.max_ahead
+        for e, seen in held:
+            if e[0] <= self.limit:
+                self._accept(e)
+            else:
+                self.suspects.append((e, seen))
+
+    def _refute(self, e: tuple[float, int, E, bytes], why: str) -> None:
+        self.too_far += 1
+        ts = e[0]
+        self.dead.append((ts, e[1], e[2], e[3],
+                          f"ts too far ahead of the stream: {ts:g} is {ts - self.clock:g} s ahead "
+                          f"of the stream time {self.clock:.0f} (limit {self.max_ahead:g} s; {why})"))
+
+    def _unit(self, ts: float) -> str:
+        """The dead-letter reason for a ts in the wrong unit, or "" if it is not one."""
+        c = self.clock
+        if c <= 0.0:
+            return ""
+        slack = max(self.max_ahead, UNIT_SLACK)
+        for mult, unit in UNITS:
+            if abs(ts / mult - c) <= slack:
+                return (f"ts too far ahead of the stream: {ts:g} looks like {unit} "
+                        f"(ts / {mult:g} = {ts / mult:.0f} is near the stream time {c:.0f}; "
+                        "ts is in seconds)")
+        return ""
+
+    def flush(self) -> None:
+        """End of input: suspects still waiting are dead letters; the window empties in order."""
+        for x in self.first:   # fewer than three events in all: nothing to compare them with
+            heapq.heappush(self.heap, x)
+        self.first = []
+        for e, _ in self.suspects:
+            self._refute(e, "the input ended before later events confirmed it")
+        self.suspects = []
+        self.run = 0
+        heap = self.heap
+        while heap:
+            x = heapq.heappop(heap)
+            self.released = x[0]
+            self.ready.append(x)
+
+    def summary(self) -> str:
+        """One line for the replay summary."""
+        return (f"reorder window {self.window:g} s: {self.late} late events, "
+                f"{self.too_far} too far ahead")

@@ -1,0 +1,166 @@
+"""The reorder stage: robust stream clock, dead letters for poisoned ts, reorder window."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bulkguard.ingest.reorder import Reorder
+
+T0 = 1_700_000_000.0
+
+
+def run(stage: Reorder[int], ts: list[float]) -> tuple[list[int], list[tuple[int, str]]]:
+    """Push ``ts`` (line = index + 1, event = index); the events in the order released and
+    the dead letters (line, reason)."""
+    out: list[int] = []
+    dead: list[tuple[int, str]] = []
+    for i, t in enumerate(ts):
+        stage.push(i + 1, t, i, b"raw%d" % i)
+        out.extend(e[2] for e in stage.ready)
+        dead.extend((d[1], d[4]) for d in stage.dead)
+        stage.ready.clear()
+        stage.dead.clear()
+    stage.flush()
+    out.extend(e[2] for e in stage.ready)
+    dead.extend((d[1], d[4]) for d in stage.dead)
+    return out, dead
+
+
+def sorted_stream(rng: random.Random, n: int, rate: float = 1.0) -> list[float]:
+    t, out = T0, []
+    for _ in range(n):
+        t += rng.expovariate(rate)
+        out.append(round(t, 3))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 50), st.floats(0, 1)), min_size=1, max_size=200),
+       st.sampled_from([0.0, 5.0, 60.0, 600.0]))
+def test_jitter_within_the_window_is_undone(steps, window):
+    """Events delivered up to ``window`` s late come out in (ts, line) order: none is late."""
+    ts, t = [], T0
+    for gap, _ in steps:
+        t += gap
+        ts.append(t)
+    delays = [frac * window for _, frac in steps]
+    order = sorted(range(len(ts)), key=lambda i: (ts[i] + delays[i], i))
+    delivered = [ts[i] for i in order]
+    stage: Reorder[int] = Reorder(window=window, max_ahead=3600.0)
+    out, dead = run(stage, delivered)
+    assert dead == [] and stage.late == 0
+    assert out == sorted(range(len(delivered)), key=lambda k: (delivered[k], k))
+
+
+def test_later_than_the_window_is_late_and_counted():
+    stage: Reorder[int] = Reorder(window=10.0)
+    ts = [T0 + i for i in range(100)] + [T0 + 5.0]
+    out, dead = run(stage, ts)
+    assert stage.late == 1 and dead == []
+    assert sorted(out) == list(range(101))
+    assert out.index(100) < 90   # applied when it came, not at its place in time
+
+
+@pytest.mark.parametrize("bad", [1e308, T0 + 86_400 * 365, T0 + 7200])
+def test_one_far_future_event_is_dead_lettered_and_changes_nothing(bad):
+    rng = random.Random(1)
+    ts = sorted_stream(rng, 500)
+    clean: Reorder[int] = Reorder()
+    ref, _ = run(clean, ts)
+    poisoned = ts[:200] + [bad] + ts[200:]
+    stage: Reorder[int] = Reorder()
+    out, dead = run(stage, poisoned)
+    assert [(line, reason.split(":")[0]) for line, reason in dead] == \
+        [(201, "ts too far ahead of the stream")]
+    assert [i if i < 200 else i - 1 for i in out] == ref
+    assert stage.clock == clean.clock and stage.jumps == 0
+
+
+@pytest.mark.parametrize("mult,unit", [(1e3, "milliseconds"), (1e6, "microseconds"),
+                                       (1e9, "nanoseconds")])
+def test_a_ts_in_another_unit_is_named(mult, unit):
+    ts = sorted_stream(random.Random(2), 50)
+    stage: Reorder[int] = Reorder()
+    out, dead = run(stage, ts[:20] + [ts[20] * mult] + ts[20:])
+    assert len(dead) == 1 and dead[0][0] == 21
+    assert dead[0][1].startswith("ts too far ahead of the stream") and unit in dead[0][1]
+    assert len(out) == 50
+
+
+def test_a_run_of_events_in_milliseconds_never_moves_the_clock():
+    ts = sorted_stream(random.Random(3), 100)
+    stream = ts[:50] + [t * 1000 for t in ts[50:70]] + ts[50:]
+    stage: Reorder[int] = Reorder()
+    out, dead = run(stage, stream)
+    assert len(dead) == 20 and stage.jumps == 0 and stage.clock < T0 + 1000
+
+
+def test_a_stream_that_opens_with_a_poisoned_ts():
+    ts = sorted_stream(random.Random(4), 30)
+    stage: Reorder[int] = Reorder()
+    out, dead = run(stage, [1e300] + ts)
+    assert [d[0] for d in dead] == [1] and out == list(range(1, 31))
+
+
+def test_a_real_gap_is_confirmed_and_nothing_is_lost():
+    """A quiet stream (two days without events, then events every two hours) moves on."""
+    ts = sorted_stream(random.Random(5), 40)
+    later = [ts[-1] + 2 * 86_400 + i * 7200 for i in range(20)]
+    stage: Reorder[int] = Reorder(confirm=4)
+    out, dead = run(stage, ts + later)
+    assert dead == [] and out == list(range(60)) and stage.jumps >= 1
+
+
+def test_a_producer_with_a_skewed_clock_is_dead_lettered():
+    """One server of three is two days ahead: its events never move stream time."""
+    ts = sorted_stream(random.Random(6), 300)
+    stream = [t + 2 * 86_400 if i % 3 == 0 else t for i, t in enumerate(ts)]
+    stage: Reorder[int] = Reorder()
+    out, dead = run(stage, stream)
+    assert stage.jumps == 0 and len(dead) == 100 and len(out) == 200
+    assert all("not confirmed" in r or "input ended" in r for _, r in dead)
+
+
+def test_clock_is_the_third_largest_ts():
+    """Two events within the limit do not move stream time; the third does."""
+    stage: Reorder[int] = Reorder(window=60.0, max_ahead=3600.0)
+    run(stage, [T0, T0 + 1, T0 + 2])
+    stage.push(4, T0 + 3000, 3, b"")
+    stage.push(5, T0 + 3001, 4, b"")
+    assert stage.clock == T0 + 2
+    stage.push(6, T0 + 3002, 5, b"")
+    assert stage.clock == T0 + 3000
+
+
+def test_state_survives_pickle_mid_stream():
+    rng = random.Random(7)
+    ts = sorted_stream(rng, 400)
+    jittered = sorted(ts, key=lambda t: t + rng.uniform(0, 90))
+    whole: Reorder[int] = Reorder(window=60.0)
+    ref, _ = run(whole, jittered)
+    first: Reorder[int] = Reorder(window=60.0)
+    out = []
+    for i, t in enumerate(jittered[:150]):
+        first.push(i + 1, t, i, b"")
+        out.extend(e[2] for e in first.ready)
+        first.ready.clear()
+    second: Reorder[int] = pickle.loads(pickle.dumps(first))
+    for i, t in enumerate(jittered[150:], 150):
+        second.push(i + 1, t, i, b"")
+        out.extend(e[2] for e in second.ready)
+        second.ready.clear()
+    second.flush()
+    out.extend(e[2] for e in second.ready)
+    assert out == ref and second.late == whole.late
+
+
+@pytest.mark.parametrize("kw", [{"window": 3601.0}, {"window": -1.0},
+                                {"window": 60.0, "max_ahead": 10.0}, {"confirm": 0}])
+def test_bad_settings_are_refused(kw):
+    with pytest.raises(ValueError):
+        Reorder(**kw)
