@@ -30,7 +30,7 @@ from bulkguard.events import (
 from bulkguard.scoring.rules import Rules, reasons_of, to_score
 from bulkguard.signals import vector
 from bulkguard.state.account import BAN, CHALLENGE, NONE, SUSPEND, THROTTLE, Account
-from bulkguard.state.world import World
+from bulkguard.state.world import NEAR_SECONDS, World
 
 SWEEP_EVERY: Final = 86_400.0      # event-time seconds between memory sweeps
 REINSTATE_FACTOR: Final = 0.6      # a throttle lifts when the score falls under this share of its threshold
@@ -193,8 +193,8 @@ class Engine:
             self.lane.observe(ev, self.world.now)
         t = type(ev)
         if t is OptIn or t is OptOut:
-            # a customer who opted in is a contact of the business, until it opts out
-            self.world.set_contact(ev.business, ev.customer, t is OptIn)
+            # a customer who opted in added the business as a contact, until it opts out
+            self.world.set_contact(ev.customer, ev.business, t is OptIn)
 
     # -- scoring and the ladder ----------------------------------------------------------------
     def _evidence(self, v: list[float]) -> tuple[float, float]:
@@ -252,21 +252,30 @@ class Engine:
                                      ["SCORE_RECOVERED"]))
 
     def _raise_siblings(self, a: Account, line: int, ts: float) -> None:
-        """A stopped account raises the accounts registered on its IP, device or number block.
+        """A stopped account raises the accounts registered on its IP, device or number block
+        close in time to it.
 
-        Siblings are re-scored now (their ``cluster_flagged`` signal went up); one level of
-        propagation per stop, bounded by the members each cluster remembers.
+        Siblings registered within a day of ``a`` are re-scored now (their ``cluster_flagged``
+        signal went up); one level of propagation per stop, bounded by the members each
+        cluster remembers. Accounts registered long before or after ``a``, and established
+        accounts (two-way chats with several people), get no evidence from it: an attacker
+        who registers throwaways on a victim's IP, device or number block and gets them
+        stopped must not stop the victim.
         """
         a.counted = True
         w = self.world
         siblings: list[int] = []
+        reg = a.reg_ts
         for c in w.clusters_of(a):
-            c.flagged += 1
-            siblings.extend(m for m in c.members if m != a.id)
+            c.stop(reg)
+            times = c.times
+            for i, m in enumerate(c.members):
+                if m != a.id and abs(times[i] - reg) <= NEAR_SECONDS:
+                    siblings.append(m)
         names = w.names
         for sid in dict.fromkeys(siblings):   # each once, in registration order
             s = w.accounts.get(names[sid])
-            if s is not None and s.level < CHALLENGE:
+            if s is not None and s.level < CHALLENGE and not w.established(s):
                 self.rescore(s, line, ts)
 
     def reinstate(self, account: str, line: int, ts: float, reason: str = "APPEAL_GRANTED") -> Decision | None:

@@ -100,23 +100,30 @@ def test_reply_ratio_and_delay():
 def test_non_contact_logic():
     w = World()
     apply(w, ContactAdd(ts=T0, account="x", contact="friend"),      # x added friend
+          ContactAdd(ts=T0, account="friend", contact="x"),         # ... and friend added x back
+          ContactAdd(ts=T0, account="x", contact="evaded"),         # x alone added "evaded"
           ContactAdd(ts=T0, account="fan", contact="x"),            # fan added x
           msg(T0 + 1, "pen", "x"))                                  # pen wrote to x first
     assert w.is_contact(w.ids["x"], w.ids["friend"]) and w.is_contact(w.ids["x"], w.ids["fan"])
     assert w.is_contact(w.ids["x"], w.ids["pen"])
     assert not w.is_contact(w.ids["x"], w.ids.get("stranger", w.id_of("stranger")))
+    # a contact_add comes from the adder's own client: alone it makes no contact
+    assert not w.is_contact(w.ids["x"], w.ids["evaded"])
+    assert w.is_contact(w.ids["evaded"], w.ids["x"])   # (x did something: for evaded, x is one)
     for i, r in enumerate(["friend", "fan", "pen"]):
         apply(w, msg(T0 + 2 + i, "x", r))
         assert sig(w, "noncontact_1m", "x") == 0.0, r
-    apply(w, msg(T0 + 6, "x", "stranger"))
+    apply(w, msg(T0 + 5, "x", "evaded"))
     assert sig(w, "noncontact_1m", "x") == 1.0
-    assert sig(w, "noncontact_share", "x") == 0.25
+    apply(w, msg(T0 + 6, "x", "stranger"))
+    assert sig(w, "noncontact_1m", "x") == 2.0
+    assert sig(w, "noncontact_share", "x") == 0.4
     # the stranger answering makes the chat ordinary: x's next message is not to a stranger
     apply(w, msg(T0 + 7, "stranger", "x"), msg(T0 + 8, "x", "stranger"))
-    assert sig(w, "noncontact_1m", "x") == 1.0
+    assert sig(w, "noncontact_1m", "x") == 2.0
     # group messages are not one-to-one messages to strangers
     apply(w, Message(ts=T0 + 9, sender="x", group="g"))
-    assert sig(w, "noncontact_share", "x") == 0.2
+    assert sig(w, "noncontact_share", "x") == pytest.approx(2 / 6)
 
 
 # -- feedback ------------------------------------------------------------------------------------
@@ -221,7 +228,7 @@ def test_sweep_forgets_dormant_accounts_only():
     forgotten = w.sweep()
     assert forgotten == 1 and "dormant" not in w.accounts
     assert {"stopped", "recent"} <= set(w.accounts)
-    assert w.is_contact(w.ids["dormant"], w.ids["pal"])       # contacts outlive the sweep
+    assert w.is_contact(w.ids["pal"], w.ids["dormant"])       # contacts outlive the sweep
     # a forgotten account coming back starts fresh and works
     apply(w, msg(T0 + 32 * DAY, "dormant", "someone"))
     assert sig(w, "msgs_total", "dormant") == 1.0

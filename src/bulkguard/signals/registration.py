@@ -14,37 +14,40 @@ different from the declared one.
 from __future__ import annotations
 
 from bulkguard.state.account import Account
+from bulkguard.state.windows import DAY, HOUR
 from bulkguard.state.world import World
 
 
-def _hour(table: dict, key: str | None, w: World) -> float:
+def _hour(table: dict, key: str | None, a: Account, w: World) -> float:
     c = table.get(key) if key is not None else None
-    return c.counter.hour(w.now) if c is not None else 0.0
+    return w.reg_count(c, a, HOUR, c.counter.hour(w.now)) if c is not None else 0.0
 
 
-def _day(table: dict, key: str | None, w: World) -> float:
+def _day(table: dict, key: str | None, a: Account, w: World) -> float:
     c = table.get(key) if key is not None else None
-    return c.counter.day(w.now) if c is not None else 0.0
+    return w.reg_count(c, a, DAY, c.counter.day(w.now)) if c is not None else 0.0
 
 
+# Counts are of registrations that came close in time to the account's own (see
+# ``World.reg_count``): registrations on its IP long after it registered are someone else's.
 def reg_ip_1h(a: Account, w: World) -> float:
     """Registrations from the account's registration IP in the last hour."""
-    return _hour(w.by_ip, a.reg_ip, w)
+    return _hour(w.by_ip, a.reg_ip, a, w)
 
 
 def reg_ip_1d(a: Account, w: World) -> float:
     """Registrations from the account's registration IP in the last day."""
-    return _day(w.by_ip, a.reg_ip, w)
+    return _day(w.by_ip, a.reg_ip, a, w)
 
 
 def reg_device_1d(a: Account, w: World) -> float:
     """Registrations from the account's device in the last day."""
-    return _day(w.by_device, a.reg_device, w)
+    return _day(w.by_device, a.reg_device, a, w)
 
 
 def reg_block_1d(a: Account, w: World) -> float:
     """Registrations in the account's phone-number block (all but the last 3 digits), last day."""
-    return _day(w.by_block, a.reg_block, w)
+    return _day(w.by_block, a.reg_block, a, w)
 
 
 def country_mismatch(a: Account, w: World) -> float:

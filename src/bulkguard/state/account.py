@@ -34,7 +34,7 @@ _FIELDS = (
     # previous hour and day buckets (on a new hour or day)
     "h_msg_p", "h_nc_p", "h_new_p", "h_dist_p", "d_msg_p", "d_nc_p", "d_new_p", "d_dist_p",
     # the recipient's side: answers and first contacts received
-    "n_answered", "reply_delay_sum", "n_received", "n_senders",
+    "n_answered", "reply_delay_sum", "n_received", "n_senders", "n_twoway",
     # registration
     "business", "reg_ip", "reg_device", "reg_block", "country_mismatch", "first_ts",
     # discovery
@@ -85,6 +85,7 @@ class Account:
         self.n_answered = 0
         self.reply_delay_sum = 0.0
         self.n_received = self.n_senders = 0
+        self.n_twoway = 0   # people it has a two-way chat with (both wrote)
         self.business = False
         self.reg_ip: str | None = None
         self.reg_device: str | None = None

@@ -9,6 +9,7 @@ Only plain picklable objects live here, so a checkpoint is one ``pickle.dump``.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right, insort
 from typing import Any, Final
 
 from bulkguard.events import (
@@ -20,7 +21,9 @@ from bulkguard.state.windows import DAY, HOUR, MINUTE, BucketCounter
 
 # The pair graph: one int per unordered pair {lo, hi} (lo < hi), key ``lo << 32 | hi``, so a
 # message costs one lookup. Bits 0-4 hold the flags of direction lo -> hi, bits 5-9 those of
-# hi -> lo, bit 10 says the last message came from hi, and the rest is its Unix second.
+# hi -> lo, bit 10 says the last message came from hi, bits 11-13 count the turns (how often
+# the writer changed, at most 7: with the last writer they tell who wrote first), and the
+# rest is the last message's Unix second.
 # Flags of direction a -> b:
 CONTACT: Final = 1      # a added b as a contact
 MSG: Final = 2          # a has messaged b
@@ -29,7 +32,10 @@ BLOCKED: Final = 8      # b blocked a
 REPORTED: Final = 16    # b reported a
 FLAGS: Final = 31
 LAST_BY_HI: Final = 1 << 10
-TS_SHIFT: Final = 11
+TURN_SHIFT: Final = 11
+TURN: Final = 1 << TURN_SHIFT
+TURNS: Final = 7 << TURN_SHIFT
+TS_SHIFT: Final = 14
 KEEP_FLAGS: Final = (CONTACT | BLOCKED | REPORTED) * 33   # either direction
 
 
@@ -48,6 +54,8 @@ FAMILY_HAMMING: Final = 3      # near-duplicate digests: SimHash Hamming distanc
 FAMILY_SLOTS: Final = 4        # content families tracked per account (Misra-Gries)
 CLUSTER_MEMBERS: Final = 64    # registrations remembered per IP / device / number block
 EARLY_SECONDS: Final = 600     # "first minutes after registration"
+NEAR_SECONDS: Final = 86_400   # stopped siblings weigh on accounts registered this close to them
+ESTABLISHED_PARTNERS: Final = 3   # two-way chats that make an account established
 RESCORE_EVERY: Final = 16      # an ordinary message re-scores the sender at most this often
 
 
@@ -75,26 +83,52 @@ def number_block(phone: str) -> str:
 
 
 class Cluster:
-    """Registrations sharing one IP, device or number block."""
+    """Registrations sharing one IP, device or number block.
 
-    __slots__ = ("counter", "members", "flagged")
+    ``times`` are the registration times of ``members`` (non-decreasing: the clock never
+    goes back) and ``stopped`` those of the members stopped, so that a cluster's evidence
+    can be limited to accounts registered close in time to each other: an attacker who
+    registers throwaways on a victim's IP, device or number block today builds no
+    cluster with an account registered last month.
+    """
+
+    __slots__ = ("counter", "members", "flagged", "times", "stopped")
 
     def __init__(self) -> None:
         self.counter = BucketCounter()
         self.members: list[int] = []
         self.flagged = 0  # members stopped (challenge or higher)
+        self.times: list[float] = []
+        self.stopped: list[float] = []
 
     def add(self, aid: int, now: float) -> None:
         self.counter.add(now)
         self.members.append(aid)
+        self.times.append(now)
         if len(self.members) > CLUSTER_MEMBERS:
             del self.members[0]
+            del self.times[0]
+
+    def stop(self, reg_ts: float) -> None:
+        """A member registered at ``reg_ts`` was stopped."""
+        self.flagged += 1
+        insort(self.stopped, reg_ts)
+        if len(self.stopped) > CLUSTER_MEMBERS:
+            del self.stopped[0]
+
+    def between(self, lo: float, hi: float) -> int:
+        """Registrations remembered with a time in [lo, hi]."""
+        return bisect_right(self.times, hi) - bisect_left(self.times, lo)
+
+    def stopped_between(self, lo: float, hi: float) -> int:
+        """Stopped members registered in [lo, hi]."""
+        return bisect_right(self.stopped, hi) - bisect_left(self.stopped, lo)
 
     def __getstate__(self) -> tuple:
-        return self.counter, self.members, self.flagged
+        return self.counter, self.members, self.flagged, self.times, self.stopped
 
     def __setstate__(self, st: tuple) -> None:
-        self.counter, self.members, self.flagged = st
+        self.counter, self.members, self.flagged, self.times, self.stopped = st
 
 
 class Family:
@@ -157,10 +191,12 @@ class World:
         return a
 
     def is_contact(self, a: int, b: int) -> bool:
-        """True if either added the other, or ``b`` wrote to ``a`` before."""
-        k, sa, sb = pair_key(a, b)
-        v = self.pairs.get(k, 0)
-        return bool((v >> sa) & CONTACT or (v >> sb) & (CONTACT | MSG))
+        """True if ``b`` added ``a`` as a contact or wrote to ``a`` before: something ``b``
+        did. ``a`` adding ``b`` alone makes no contact (a ``contact_add`` comes from the
+        adder's own client: a sender who adds every stranger before writing stays a
+        sender to strangers)."""
+        k, _, sb = pair_key(a, b)
+        return bool((self.pairs.get(k, 0) >> sb) & (CONTACT | MSG))
 
     def flags(self, a: int, b: int) -> int:
         """Flags of direction a -> b (see CONTACT, MSG, ...)."""
@@ -208,6 +244,9 @@ class World:
             fa = (v >> sa) & FLAGS
             fb = (v >> sb) & FLAGS
             last = v >> TS_SHIFT
+            turns = v & TURNS
+            if (v & LAST_BY_HI) != by_a and (fa | fb) & MSG and turns != TURNS:
+                turns += TURN   # the other one wrote last: the conversation turned
             # a distinct recipient of this hour (day) unless the two already talked in it
             if not fa & MSG or last < a.bh * HOUR:
                 a.h_dist += 1
@@ -224,6 +263,7 @@ class World:
                         b.reply_delay_sum += now - last
                 if not fa & MSG:
                     a.n_recip += 1
+                    self._two_way(a, by_id[rid])
             else:
                 if not fa & MSG:
                     a.n_recip += 1
@@ -234,14 +274,14 @@ class World:
                     if b is not None:
                         b.n_senders += 1
                     dirty = a.h_new >= 3
-                if not (fa | fb) & CONTACT:
+                if not fb & CONTACT:   # b never added a (a's own add does not count)
                     a.n_nc += 1
                     a.m_nc += 1
                     a.h_nc += 1
                     a.d_nc += 1
                     # one stranger is ordinary; a run of them (or a new account) is worth a look
                     dirty = dirty or a.h_nc >= 3 or a.d_nc >= 10 or a.reg_ts >= 0.0
-            pairs[key] = ((fa | MSG) << sa) | (fb << sb) | by_a | (int(now) << TS_SHIFT)
+            pairs[key] = ((fa | MSG) << sa) | (fb << sb) | by_a | turns | (int(now) << TS_SHIFT)
         else:
             a.n_group_msgs += 1
         # timing: recency-weighted mean and variance of gaps inside sessions
@@ -281,6 +321,20 @@ class World:
             if a.since_score >= RESCORE_EVERY:
                 return a
         return None
+
+    def _two_way(self, a: Account, b: Account | None) -> None:
+        """``a`` answered ``b`` for the first time: a two-way chat for both. Not between two
+        accounts registered on the same IP, device or number block (a farm talking to
+        itself establishes nothing)."""
+        if b is None:
+            return
+        if a.reg_ts >= 0.0 and b.reg_ts >= 0.0 and (
+                (a.reg_ip is not None and a.reg_ip == b.reg_ip)
+                or (a.reg_device is not None and a.reg_device == b.reg_device)
+                or (a.reg_block is not None and a.reg_block == b.reg_block)):
+            return
+        a.n_twoway += 1
+        b.n_twoway += 1
 
     def _family(self, a: Account, digest: str, to_new: bool, now: float) -> int:
         """Count the message in the sender's near-duplicate families; return its family's sends.
@@ -415,7 +469,7 @@ class World:
         """Record ``source`` blocking/reporting ``target``; the target (None if a repeat) and
         the pair record of target -> source before it."""
         t = self.account(target)
-        k, st, _ = pair_key(t.id, self.id_of(source))
+        k, st, ss = pair_key(t.id, self.id_of(source))
         pv = self.pairs.get(k, 0)
         v = (pv >> st) & FLAGS   # direction target -> source
         if v & flag:
@@ -425,9 +479,30 @@ class World:
             t.blocks += 1
         else:
             t.reports += 1
-            if v & MSG:
+            if v & MSG and self._drove(pv, st, ss):
                 t.reports_partner += 1
         return t, v
+
+    @staticmethod
+    def _drove(pv: int, st: int, ss: int) -> bool:
+        """Whether the target (flags at offset ``st``) started or sustained the conversation
+        with the source (offset ``ss``) in pair record ``pv``: it wrote first, or the
+        conversation turned at least three times. A reporter who wrote first and got one
+        polite reply ("who is this?") is no conversation partner.
+
+        >>> v = MSG | (MSG << 5) | LAST_BY_HI | TURN   # lo wrote first, hi answered once
+        >>> World._drove(v, 5, 0), World._drove(v, 0, 5)
+        (False, True)
+        >>> World._drove(v | 2 * TURN, 5, 0)            # ... and the two went on talking
+        True
+        """
+        if not (pv >> ss) & MSG:
+            return True   # only the target wrote
+        turns = (pv & TURNS) >> TURN_SHIFT
+        if turns >= 3:
+            return True
+        target_last = bool(pv & LAST_BY_HI) == (st == 5)
+        return target_last == (turns % 2 == 0)
 
     def on_block(self, ev: Block) -> Account | None:
         return self._feedback(ev.blocker, ev.blocked, BLOCKED)[0]
@@ -441,6 +516,30 @@ class World:
             if not v & MSG:  # reporting someone who never wrote to you
                 r.filed_stranger += 1
         return t, r
+
+    def established(self, a: Account) -> bool:
+        """Two-way chats with at least ``ESTABLISHED_PARTNERS`` people (none of them
+        registered on its own IP, device or number block)."""
+        return a.n_twoway >= ESTABLISHED_PARTNERS
+
+    def reg_count(self, c: Cluster, a: Account, span: float, estimate: float) -> float:
+        """Registrations in cluster ``c`` within the last ``span`` seconds that also came
+        within ``span`` of ``a``'s own registration. ``estimate`` is the cluster's sliding
+        count of the last ``span``, used as is while ``a`` itself registered in it."""
+        if a.reg_ts < 0.0:
+            return 0.0
+        now = self.now
+        if now - a.reg_ts <= span:
+            return estimate
+        return float(c.between(now - span, a.reg_ts + span))
+
+    def stopped_near(self, c: Cluster, a: Account) -> int:
+        """Stopped members of ``c`` registered within ``NEAR_SECONDS`` of ``a``, not counting
+        ``a``; 0 for an established account or one without a registration."""
+        if a.reg_ts < 0.0 or a.n_twoway >= ESTABLISHED_PARTNERS:
+            return 0
+        n = c.stopped_between(a.reg_ts - NEAR_SECONDS, a.reg_ts + NEAR_SECONDS)
+        return n - 1 if a.counted else n
 
     def clusters_of(self, a: Account) -> list[Cluster]:
         """The registration clusters (IP, device, number block) ``a`` belongs to."""
