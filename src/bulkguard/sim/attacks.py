@@ -34,6 +34,12 @@ VICTIM_PHONE = "+4915112345678"
 VICTIM_DEVICE = "dev-victim-1"
 
 Event = dict[str, object]
+STOP = ("challenge", "suspend", "ban")   # the actions that stop an account
+
+
+def stopped(decisions: Iterable[dict]) -> set[str]:
+    """Accounts a list of decisions (dicts) stopped."""
+    return {d["account"] for d in decisions if d["action"] in STOP}
 
 
 def _hex(rng: random.Random) -> str:

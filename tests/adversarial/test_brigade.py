@@ -1,0 +1,43 @@
+"""Partner brigades: accounts write to the victim, get one polite reply, then report and
+block it. A reporter counts as a conversation partner only if the reported account
+started or sustained the conversation."""
+
+from __future__ import annotations
+
+from bulkguard.engine import Engine
+from bulkguard.events import Message, Report
+from bulkguard.sim import attacks
+
+
+def test_fifty_partners_answered_once_do_not_stop_an_established_victim(run):
+    events, who = attacks.brigade(seed=3, n=50)
+    decs = run(attacks.lines_of(events))
+    assert who["victim"] not in attacks.stopped(decs)
+
+
+def _partner_reports(sequence: list[tuple[str, str]]) -> int:
+    eng = Engine()
+    for i, (s, r) in enumerate(sequence):
+        eng.handle(i + 1, Message(ts=attacks.T0 + i * 60, sender=s, recipient=r))
+    eng.handle(99, Report(ts=attacks.T0 + 3600, reporter="rep", reported="tgt"))
+    return eng.world.accounts["tgt"].reports_partner
+
+
+def test_who_counts_as_a_conversation_partner():
+    assert _partner_reports([("tgt", "rep")]) == 1                       # cold message
+    assert _partner_reports([("tgt", "rep"), ("rep", "tgt")]) == 1       # tgt started
+    assert _partner_reports([("rep", "tgt"), ("tgt", "rep")]) == 0       # one polite reply
+    assert _partner_reports([("rep", "tgt"), ("tgt", "rep"), ("rep", "tgt")]) == 0
+    assert _partner_reports([("rep", "tgt"), ("tgt", "rep"), ("rep", "tgt"),
+                             ("tgt", "rep")]) == 1                       # tgt kept it going
+    assert _partner_reports([("rep", "tgt")]) == 0                       # never wrote to rep
+
+
+def test_spam_recipients_still_count():
+    """Five people the spammer wrote to cold report it: partner reports, as before."""
+    eng = Engine()
+    for i in range(5):
+        eng.handle(i + 1, Message(ts=attacks.T0 + i, sender="spammer", recipient=f"r{i}"))
+    for i in range(5):
+        eng.handle(10 + i, Report(ts=attacks.T0 + 100 + i, reporter=f"r{i}", reported="spammer"))
+    assert eng.world.accounts["spammer"].reports_partner == 5

@@ -1,0 +1,39 @@
+"""Contact-add evasion: a sender who adds each stranger just before writing, with random
+digests and typing times. Its own ``contact_add`` makes no contact, so the stranger
+signals stay on: stopped with a median of at most 50 messages out."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from bulkguard.sim import attacks
+
+
+def messages_out(decs: list[dict], lines: list[bytes], who: str) -> int:
+    stop = next((d["line"] for d in decs if d["account"] == who and d["action"] in attacks.STOP), None)
+    mine = [i for i, x in enumerate(lines, 1) if b'"sender":"%s"' % who.encode() in x]
+    return len(mine) if stop is None else sum(1 for i in mine if i < stop)
+
+
+@pytest.mark.parametrize("register", [True, False], ids=["new account", "from before the stream"])
+def test_contact_add_evader_is_stopped_within_fifty_messages(run, register):
+    outs = []
+    for seed in range(1, 6):
+        events, who = attacks.evader(seed, n=500, register=register, rate=1.0 + 0.2 * (seed - 3))
+        lines = attacks.lines_of(events)
+        outs.append(messages_out(run(lines, f"e{seed}"), lines, who["evader"]))
+    assert statistics.median(outs) <= 50, outs
+
+
+def test_contact_add_by_the_recipient_still_counts():
+    """Not an evasion: the recipient added the sender (it asked to be written to)."""
+    from bulkguard.engine import Engine
+    from bulkguard.events import ContactAdd, Message
+    eng = Engine()
+    for k in range(30):
+        eng.handle(1, ContactAdd(ts=attacks.T0, account=f"fan{k}", contact="club"))
+    for k in range(30):
+        eng.handle(2, Message(ts=attacks.T0 + 10 + k * 5, sender="club", recipient=f"fan{k}"))
+    assert eng.world.accounts["club"].n_nc == 0
