@@ -9,9 +9,9 @@ from bulkguard.events import Message, Report
 from bulkguard.sim import attacks
 
 
-def test_fifty_partners_answered_once_do_not_stop_an_established_victim(run):
+def test_fifty_partners_answered_once_do_not_stop_an_established_victim(tmp_path):
     events, who = attacks.brigade(seed=3, n=50)
-    decs = run(attacks.lines_of(events))
+    decs = attacks.replay_lines(attacks.lines_of(events), tmp_path / "events.jsonl")
     assert who["victim"] not in attacks.stopped(decs)
 
 

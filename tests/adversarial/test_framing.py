@@ -16,9 +16,9 @@ from bulkguard.state.world import World
 
 @pytest.mark.parametrize("kind", ["personal", "business"])
 @pytest.mark.parametrize("device", [False, True])
-def test_fifty_throwaways_do_not_stop_an_established_victim(run, kind, device):
+def test_fifty_throwaways_do_not_stop_an_established_victim(tmp_path, kind, device):
     events, who = attacks.framing(seed=3, n=50, device=device, kind=kind)
-    decs = run(attacks.lines_of(events))
+    decs = attacks.replay_lines(attacks.lines_of(events), tmp_path / "events.jsonl")
     out = attacks.stopped(decs)
     assert who["victim"] not in out
     assert not [d for d in decs if d["account"] == who["victim"] and d["action"] != "reject"]

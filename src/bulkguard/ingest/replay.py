@@ -31,7 +31,7 @@ from bulkguard.scoring.rules import Rules, RulesError
 from bulkguard.store.decisions import JsonlSink
 
 CHECKPOINT = "checkpoint.pkl"
-FORMAT = 2   # of checkpoints: 2 since the account record changed its field order
+FORMAT = 3   # of checkpoints: 3 since pair records count turns and clusters keep times
 
 
 @dataclass

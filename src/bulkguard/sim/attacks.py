@@ -183,6 +183,16 @@ def write(path: str | Path, lines: Iterable[bytes]) -> str:
     return str(path)
 
 
+def replay_lines(lines: list[bytes], path: str | Path, **kw: object) -> list[dict]:
+    """Write ``lines`` to ``path``, replay them (``kw`` for ``replay``) and return the
+    decisions as dicts. (The engine is imported here, not above: see the module docstring.)"""
+    from bulkguard.ingest.replay import replay
+    ev = write(path, lines)
+    out = Path(f"{path}.decisions.jsonl")
+    replay(ev, str(out), **kw)  # type: ignore[arg-type]
+    return [json.loads(x) for x in out.read_bytes().splitlines()]
+
+
 def _ts(line: bytes) -> float:
     return float(json.loads(line)["ts"])
 
