@@ -10,13 +10,15 @@ from typing import Annotated, Literal, Optional
 
 import msgspec
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from bulkguard.events import Count, Message, MessageKind, Ts
-from bulkguard.service.app import authorize, read_body, runtime_of
-from bulkguard.service.runtime import field_of
+from bulkguard.service.app import read_body, runtime_of
+from bulkguard.service.auth import AuthError, KeyRing
+from bulkguard.service.runtime import Runtime, field_of
 
 router = APIRouter()
+MAX_BODY = 64 << 10
 
 Id = Annotated[str, msgspec.Meta(max_length=256)]
 
@@ -55,19 +57,21 @@ _DOC = {
 }
 
 
-@router.post("/v1/check", tags=["events"], summary="Verdict on one outgoing message (scope ingest)",
-             openapi_extra=_DOC)
-async def post_check(request: Request) -> Response:
-    authorize(request, "ingest")
-    rt = runtime_of(request)
-    body = await read_body(request, 64 << 10)
+def check_request(rt: Runtime, keys: KeyRing, authorization: str | None,
+                  body: bytes) -> tuple[int, bytes]:
+    """The whole of a check: ``(status, JSON body)``. Shared by the route (which documents
+    it) and the ASGI fast path in ``app.py`` (which serves it without FastAPI's routing)."""
+    try:
+        keys.authorize(authorization, "ingest")
+    except AuthError as err:
+        return err.status, _encoder.encode({"error": err.message})
     try:
         req = _decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as err:
-        return JSONResponse({"error": str(err), "field": field_of(str(err))}, status_code=422)
+        return 422, _encoder.encode({"error": str(err), "field": field_of(str(err))})
     if (req.recipient is None) == (req.group is None):
-        return JSONResponse({"error": "a message needs exactly one of `recipient` or `group`",
-                             "field": "recipient"}, status_code=422)
+        return 422, _encoder.encode({"error": "a message needs exactly one of `recipient` or "
+                                              "`group`", "field": "recipient"})
     adapter = rt.adapter
     ts = req.ts if req.ts is not None else adapter.engine.world.now
     msg = Message(ts=ts, sender=req.sender, recipient=req.recipient, group=req.group,
@@ -75,5 +79,14 @@ async def post_check(request: Request) -> Response:
                   template=req.template)
     v = adapter.check(msg)
     rt.metrics.checks.labels(v.verdict).inc()
-    return Response(_encoder.encode(CheckResponse(v.verdict, v.reasons, v.score, v.action)),
-                    media_type="application/json")
+    return 200, _encoder.encode(CheckResponse(v.verdict, v.reasons, v.score, v.action))
+
+
+@router.post("/v1/check", tags=["events"], summary="Verdict on one outgoing message (scope ingest)",
+             openapi_extra=_DOC)
+async def post_check(request: Request) -> Response:
+    body = await read_body(request, MAX_BODY)
+    status, payload = check_request(runtime_of(request), request.app.state.keys,
+                                    request.headers.get("authorization"), body)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(payload, status_code=status, media_type="application/json", headers=headers)
