@@ -214,6 +214,10 @@ class Database:
                                 f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
                                 ) from err
 
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert_events = ("INSERT INTO events (seq, client_id, type, ts, body, received_at) "
+                               f"VALUES ({', '.join([mark] * 6)})")
+
     @classmethod
     def for_data_dir(cls, data_dir: str | os.PathLike[str], url: str | None = None) -> Database:
         Path(data_dir).mkdir(parents=True, exist_ok=True)
@@ -240,7 +244,11 @@ class Database:
             # serialises every writer of the audit chain, the CLI's included
             _set_meta(c, "next_seq", str(b.next_seq))
             if b.events:
-                c.execute(events.insert(), [{**e, "received_at": now} for e in b.events])
+                # the bulk of a batch: straight to the driver (SQLAlchemy's per-row parameter
+                # processing took a third of the write)
+                c.exec_driver_sql(self._insert_events, [
+                    (e["seq"], e["client_id"], e["type"], e["ts"], e["body"], now)
+                    for e in b.events])
             if b.rejected:
                 c.execute(rejected.insert(), [{**r, "received_at": now} for r in b.rejected])
             if b.decisions:
