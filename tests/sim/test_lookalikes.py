@@ -7,6 +7,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bulkguard.sim import simulate
 
@@ -174,3 +176,21 @@ def test_cold_start_hides_imitators_registrations(tmp_path):
     assert not any(a in c.regs for a in c.of("stealth_farm") + c.of("slow_blaster") + c.of("one_shot"))
     assert all(a in c.regs for a in c.of("no_sync_user"))
     assert s["pre_existing_abusers"] > 0
+
+
+@given(st.integers(21, 10**6), st.booleans())
+@settings(max_examples=10, deadline=None)
+def test_invariants_any_seed(tmp_path_factory, seed, cold):
+    d = tmp_path_factory.mktemp("inv")
+    simulate(d, seed=seed, accounts=120, days=1.0, cold_start=cold,
+             mix="no_sync_user=6,slow_blaster=2,one_shot=2,stealth_farm=5")
+    c = Scn(d)
+    for a in c.of("no_sync_user"):  # registered, never a contact event
+        assert a in c.regs and a not in c.contact_actors
+    for arch in ("slow_blaster", "one_shot"):  # nobody answers an imitator
+        for a in c.of(arch):
+            assert not any((m["recipient"], a) in c.pairs for m in c.sent(a))
+            assert (a in c.regs) <= (not cold)
+    regs = [c.regs[a] for a in c.of("stealth_farm") if a in c.regs]
+    assert len({r["device"] for r in regs}) == len(regs)
+    assert not (cold and regs)
