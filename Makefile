@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 SHARED ?= ../shared
 DEMO   ?= demo-out
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench clean install-synapse test-synapse synapse-demo
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,20 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# Protecting a Matrix homeserver (docs/synapse.md): the `synapse` extra (Synapse, the antispam
+# module, matrix-nio) is installed only by these targets, not by `make test`.
+install-synapse: $(VENV)/.installed-synapse
+
+$(VENV)/.installed-synapse: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -e '.[dev,synapse]'
+	touch $@
+
+test-synapse: install-synapse
+	$(BIN)/python -m pytest -q -m synapse tests/integration
+
+synapse-demo: install-synapse
+	$(BIN)/python -m bulkguard.integrations.synapse.demo
 
 # The benchmark runs the production build: the hot path compiled with mypyc.
 bench: install

@@ -35,16 +35,18 @@ _WORD = re.compile(r"\w+")
 
 
 def normalize(text: str, mask: Iterable[str] = ()) -> list[str]:
-    """The words of ``text`` the digest is made of (see the module docstring).
+    """The words of ``text`` the digest is made of (see the module docstring). Each ``mask``
+    string is removed where it stands as a whole (not inside a longer word) before anything else.
 
     >>> normalize("Hey @Bob:example.org, 2 links: https://a.example/x?y=1 www.b.example/z", ["bob"])
     ['hey', 'example', 'org', '0', 'links', 'a', 'example', 'b', 'example']
     """
-    t = _LINK.sub(lambda m: " " + m.group(1) + " ", text.casefold())
+    t = text.casefold()
+    for m in sorted({m.casefold() for m in mask if m}, key=len, reverse=True):
+        t = re.sub(r"(?<!\w)" + re.escape(m) + r"(?!\w)", " ", t)
+    t = _LINK.sub(lambda m: " " + m.group(1) + " ", t)
     t = _DIGITS.sub("0", t)
-    # the mask goes through the same steps, so that "v1" masks what became "v0"
-    masked = {w for m in mask for w in _WORD.findall(_DIGITS.sub("0", m.casefold()))}
-    return [w for w in _WORD.findall(t) if w not in masked]
+    return _WORD.findall(t)
 
 
 def simhash64(features: Iterable[str]) -> int:

@@ -49,7 +49,7 @@ _KINDS: Final[dict[str, MessageKind]] = {
     "m.image": "image", "m.video": "video", "m.audio": "audio", "m.file": "document",
 }
 _LINK = re.compile(r"https?://|www\.", re.IGNORECASE)
-_PARTS = re.compile(r"[^\w]+")
+_PARTS = re.compile(r"[._=/+-]+")
 
 
 # -- the JSON bodies Synapse sends (synapse-http-antispam: one field per callback argument) ------
@@ -163,12 +163,19 @@ class Rooms:
         return room
 
 
-def _mask_of(user_id: str | None) -> list[str]:
-    """Words of a Matrix user id's localpart, removed from texts sent to that user."""
+def mask_of(user_id: str | None) -> list[str]:
+    """What is removed from a text sent to ``user_id`` before its digest: the localpart, and its
+    parts of three or more characters ("anna.smith" -> "anna", "smith"), as bulk senders
+    greet each recipient by name.
+
+    >>> mask_of("@anna.smith:hs"), mask_of("@b2:hs")
+    (['anna.smith', 'anna', 'smith'], ['b2'])
+    """
     if not user_id:
         return []
     local = user_id[1:].split(":", 1)[0] if user_id.startswith("@") else user_id
-    return [local, *(p for p in _PARTS.split(local) if p)]
+    parts = [p for p in _PARTS.split(local) if len(p) >= 3 and p != local]
+    return [local, *parts]
 
 
 def _grow(room_id: str, room: Room, user: str, added_by: str | None, ts: float) -> list[ContractEvent]:
@@ -207,16 +214,17 @@ def on_invite(rooms: Rooms, body: UserMayInvite, now: float) -> list[ContractEve
             # a room from before bulkguard started: how many are in it is unknown
             return [GroupJoin(ts=now, group=room_id, member=invitee, added_by=inviter)]
         room = rooms.add_room(room_id, Room(members=[(inviter, None)]))
+    out: list[ContractEvent] = []
+    if not room.group and not room.has(inviter):   # an inviter we did not see joining
+        out += _grow(room_id, room, inviter, None, now)
     if room.group:
-        return [GroupJoin(ts=now, group=room_id, member=invitee, added_by=inviter)]
-    if not room.has(inviter):
-        room.members.append((inviter, None))
+        return out + [GroupJoin(ts=now, group=room_id, member=invitee, added_by=inviter)]
     if room.has(invitee):
-        return []
+        return out
     if len(room.members) == 1:
         room.members.append((invitee, inviter))
-        return [Message(ts=now, sender=inviter, recipient=invitee)]
-    return _grow(room_id, room, invitee, inviter, now)
+        return out + [Message(ts=now, sender=inviter, recipient=invitee)]
+    return out + _grow(room_id, room, invitee, inviter, now)
 
 
 def on_join(rooms: Rooms, body: UserMayJoinRoom, now: float) -> list[ContractEvent]:
@@ -288,7 +296,7 @@ def on_event(rooms: Rooms, body: CheckEventForSpam, now: float,
     digest = None
     text = ev.content.get("body")
     if ev.type == "m.room.message" and ev.content.get("msgtype") in _TEXT_TYPES and isinstance(text, str):
-        digest = text_digest(text, mask=_mask_of(recipient))
+        digest = text_digest(text, mask=mask_of(recipient))
     kind, size = message_kind(ev), _size(ev)
     if recipient is not None:
         return [Message(ts=ts, sender=ev.sender, recipient=recipient, kind=kind, size=size,

@@ -69,7 +69,7 @@ class BulkguardForwarder:
         api.register_account_data_callbacks(on_account_data_updated=self.on_account_data_updated)
 
     async def check_registration_for_spam(
-        self, email_threepid: dict | None, username: str | None,
+        self, email_threepid: dict[str, str] | None, username: str | None,
         request_info: Collection[tuple[str | None, str | None]],
         auth_provider_id: str | None = None,
     ) -> RegistrationBehaviour:
@@ -88,7 +88,7 @@ class BulkguardForwarder:
                                              "request_info": [list(p) for p in info]})
 
     async def on_account_data_updated(self, user_id: str, room_id: str | None,
-                                      account_data_type: str, content: dict) -> None:
+                                      account_data_type: str, content: dict[str, object]) -> None:
         if room_id is not None or account_data_type != IGNORED or not self._api.is_mine(user_id):
             return
         users = content.get("ignored_users")

@@ -48,8 +48,8 @@ B = TypeVar("B", bound=Body)
 class Gate(Protocol):
     """What the router needs from the engine, wherever it runs."""
 
-    def submit(self, events: Sequence[ContractEvent]) -> list[Decision]:
-        """Apply ``events`` in order; the decisions they caused."""
+    async def submit(self, events: Sequence[ContractEvent]) -> list[Decision]:
+        """Apply ``events`` in order (stored, if the gate stores); the decisions they caused."""
         ...
 
     def level(self, account: str) -> int:
@@ -77,7 +77,11 @@ class LocalGate:
         self.line = 0
         self._lock = threading.Lock()
 
-    def submit(self, events: Sequence[ContractEvent]) -> list[Decision]:
+    async def submit(self, events: Sequence[ContractEvent]) -> list[Decision]:
+        return self.submit_now(events)
+
+    def submit_now(self, events: Sequence[ContractEvent]) -> list[Decision]:
+        """:meth:`submit` without an event loop."""
         out: list[Decision] = []
         with self._lock:
             eng = self.engine
@@ -157,11 +161,11 @@ class SynapseAntispam:
         except (msgspec.DecodeError, msgspec.ValidationError) as err:
             return _error(400, "M_BAD_JSON", f"{request.url.path}: {err}")
 
-    def answer(self, callback: str, account: str, events: list[ContractEvent]) -> Response:
+    async def answer(self, callback: str, account: str, events: list[ContractEvent]) -> Response:
         """Submit ``events``; refuse when the account is stopped or its event was rejected."""
         st = self.stats
         st.calls[callback] = st.calls.get(callback, 0) + 1
-        decisions = self.gate.submit(events) if events else []
+        decisions = await self.gate.submit(events) if events else []
         rejected = any(d.account == account and d.action == "reject" for d in decisions)
         if callback in _REFUSE_ERROR and (rejected or self.gate.level(account) >= self.threshold):
             st.refused[callback] = st.refused.get(callback, 0) + 1
@@ -186,14 +190,14 @@ class SynapseAntispam:
             body = await parse(request, UserMayInvite)
             if isinstance(body, Response):
                 return body
-            return answer("user_may_invite", body.inviter, on_invite(rooms, body, clock()))
+            return await answer("user_may_invite", body.inviter, on_invite(rooms, body, clock()))
 
         @router.post("/federated_user_may_invite")
         async def federated_user_may_invite(request: Request) -> Response:
             body = await parse(request, FederatedUserMayInvite)
             if isinstance(body, Response):
                 return body
-            return answer("user_may_invite", body.event.sender,
+            return await answer("user_may_invite", body.event.sender,
                           on_federated_invite(rooms, body, clock()))
 
         @router.post("/user_may_join_room")
@@ -201,14 +205,14 @@ class SynapseAntispam:
             body = await parse(request, UserMayJoinRoom)
             if isinstance(body, Response):
                 return body
-            return answer("user_may_join_room", body.user, on_join(rooms, body, clock()))
+            return await answer("user_may_join_room", body.user, on_join(rooms, body, clock()))
 
         @router.post("/user_may_create_room")
         async def user_may_create_room(request: Request) -> Response:
             body = await parse(request, UserMayCreateRoom)
             if isinstance(body, Response):
                 return body
-            return answer("user_may_create_room", body.user_id,
+            return await answer("user_may_create_room", body.user_id,
                           on_create_room(rooms, body, clock()))
 
         @router.post("/check_event_for_spam")
@@ -216,7 +220,7 @@ class SynapseAntispam:
             body = await parse(request, CheckEventForSpam)
             if isinstance(body, Response):
                 return body
-            return answer("check_event_for_spam", body.event.sender,
+            return await answer("check_event_for_spam", body.event.sender,
                           on_event(rooms, body, clock(), self.origin_ts))
 
         @router.post("/check_login_for_spam")
@@ -225,21 +229,21 @@ class SynapseAntispam:
             body = await parse(request, CheckLoginForSpam)
             if isinstance(body, Response):
                 return body
-            return answer("check_login_for_spam", body.user_id, [])
+            return await answer("check_login_for_spam", body.user_id, [])
 
         @router.post("/user_registered")
         async def user_registered(request: Request) -> Response:
             body = await parse(request, UserRegistered)
             if isinstance(body, Response):
                 return body
-            return answer("user_registered", body.user_id, on_registered(body, clock()))
+            return await answer("user_registered", body.user_id, on_registered(body, clock()))
 
         @router.post("/ignored_users")
         async def ignored_users(request: Request) -> Response:
             body = await parse(request, IgnoredUsers)
             if isinstance(body, Response):
                 return body
-            return answer("ignored_users", body.user_id, on_ignored(rooms, body, clock()))
+            return await answer("ignored_users", body.user_id, on_ignored(rooms, body, clock()))
 
         return router
 

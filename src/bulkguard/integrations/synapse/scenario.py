@@ -242,7 +242,7 @@ async def run(tb: Testbed, clock: ScenarioClock, seed: int = 7, n_people: int = 
     people, quiet = await people_history(tb, clock, rng, n_people, n_quiet)
     population = [u.user_id for u in people + quiet]
     bots = await spam_wave(tb, clock, rng, population, n_spammers, per_spammer)
-    return outcome(tb, people, bots), bots, people + quiet
+    return outcome(tb, people, bots), bots, people + quiet + [b.user for b in bots]
 
 
 async def close(users: list[MatrixUser]) -> None:

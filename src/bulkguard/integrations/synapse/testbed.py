@@ -28,7 +28,7 @@ import aiohttp
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from nio import AsyncClient
+from nio import AsyncClient  # type: ignore[import-untyped]
 
 from bulkguard.engine import Engine
 from bulkguard.integrations.synapse.admin import AdminApi, EnforcementConfig, Enforcer, Secret
@@ -169,7 +169,7 @@ class MatrixUser:
         self.client = AsyncClient(homeserver, self.user_id)
         # nio builds its session lazily; one made here carries this person's address and agent
         self.client.client_session = aiohttp.ClientSession(
-            headers={"X-Forwarded-For": ip, "User-Agent": agent})
+            headers={"X-Forwarded-For": ip, "X-Forwarded-Proto": "http", "User-Agent": agent})
         self.rate_limited = 0   # 429 answers waited out
         self.refused: list[str] = []   # errcodes of the calls the homeserver refused
 
