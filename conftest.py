@@ -10,4 +10,5 @@ import importlib.util
 collect_ignore: list[str] = []
 if importlib.util.find_spec("nio") is None or importlib.util.find_spec("synapse") is None:
     collect_ignore += ["src/bulkguard/integrations/synapse/testbed.py",
-                       "src/bulkguard/integrations/synapse/scenario.py"]
+                       "src/bulkguard/integrations/synapse/scenario.py",
+                       "src/bulkguard/integrations/synapse/demo.py"]
