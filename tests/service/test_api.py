@@ -90,6 +90,17 @@ def test_same_decisions_as_replay(tmp_path: Path, client: TestClient, keys: Keys
     v = runtime.adapter.versions
     assert {(d["rules_version"], d["model_version"], d["engine_version"]) for d in stored} == \
         {(v.rules, v.model, v.engine)}
+    client.post("/v1/check", json={"sender": "newcomer", "recipient": "h2"},
+                headers=keys.h(keys.ingest))
+    m = client.get("/metrics", headers=keys.h(keys.ingest)).text
+    bans = sum(d["action"] == "ban" for d in want)
+    total = sum(float(x.rsplit(" ", 1)[1]) for x in m.splitlines()
+                if x.startswith('bulkguard_decisions_total{action="ban"'))
+    assert total == bans
+    assert 'bulkguard_events_total{type="message"}' in m
+    assert 'bulkguard_request_seconds_count{route="/v1/events"} 3.0' in m
+    assert 'bulkguard_request_seconds_count{route="/v1/check"} 1.0' in m
+    assert 'bulkguard_checks_total{verdict="deliver"} 1.0' in m
 
 
 def test_json_array_ids_and_per_item_errors(client: TestClient, keys: Keys) -> None:
