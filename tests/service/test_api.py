@@ -234,3 +234,25 @@ def test_review_explain_action_statements(client: TestClient, keys: Keys,
         assert "acct-7f3e" not in json.dumps(body)     # no personal data in a statement
         assert x["redress"]["internal_complaint_handling"]
     assert len({x["puid"] for x in st}) == len(st)
+
+
+def test_appeals_and_challenges_are_stored_and_audited(client: TestClient, keys: Keys,
+                                                       runtime: Runtime) -> None:
+    from bulkguard.store.audit import verify_engine
+    lines = [b'{"type":"register","ts":1700000000,"account":"z","ip":"192.0.2.9"}',
+             b'{"type":"contact_sync","ts":1700000001,"account":"z","numbers":5000,"matched":40}',
+             b'{"type":"appeal_granted","ts":1700000100,"account":"z","note":"a real shop"}',
+             b'{"type":"challenge_passed","ts":1700000200,"account":"z"}']
+    out = _post_ndjson(client, keys.ingest, lines)
+    assert [r["status"] for r in out["results"]] == ["accepted"] * 4
+    reinstated = [d for d in out["decisions"] if d["action"] == "reinstate"]
+    assert [d["reasons"] for d in reinstated] == [["APPEAL_GRANTED"]]
+    with runtime.db.engine.connect() as c:
+        from sqlalchemy import select
+
+        from bulkguard.store.db import appeals, audit
+        rows = c.execute(select(appeals.c.outcome, appeals.c.note)).all()
+        kinds = [k for (k,) in c.execute(select(audit.c.kind).order_by(audit.c.seq))]
+    assert rows == [("granted", "a real shop"), ("challenge_passed", None)]
+    assert kinds.count("appeal") == 2 and "decision" in kinds
+    assert verify_engine(runtime.db.engine).ok

@@ -30,9 +30,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(data: Path, config: Path, port: int) -> subprocess.Popen:
+def _start(data: Path, config: Path, port: int, db: list[str]) -> subprocess.Popen:
     p = subprocess.Popen([sys.executable, "-m", "bulkguard.cli", "serve", "--data", str(data),
-                          "--config", str(config), "--port", str(port)],
+                          "--config", str(config), "--port", str(port), *db],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -58,8 +58,11 @@ def _with_ids(lines: list[bytes]) -> list[bytes]:
 
 
 @pytest.mark.slow
-def test_kill_9_during_a_stream_loses_nothing_and_duplicates_nothing(tmp_path: Path,
-                                                                     make_stream) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_kill_9_during_a_stream_loses_nothing_and_duplicates_nothing(
+        tmp_path: Path, make_stream, store: str, request: pytest.FixtureRequest) -> None:
+    url_db = request.getfixturevalue("pg_fresh") if store == "postgresql" else None
+    db = ["--db", url_db] if url_db else []
     lines = _with_ids(make_stream(3000, seed=11, blasters=3, bad_every=0, humans=80))
     assert all(x.startswith(b'{"id"') for x in lines)
     events = tmp_path / "events.jsonl"
@@ -70,13 +73,13 @@ def test_kill_9_during_a_stream_loses_nothing_and_duplicates_nothing(tmp_path: P
     config = tmp_path / "service.toml"
     config.write_text("[service]\nsnapshot_every_events = 700\n")
     key = subprocess.run([sys.executable, "-m", "bulkguard.cli", "keys", "create", "--scope",
-                          "ingest", "--data", str(data)], capture_output=True, text=True,
+                          "ingest", "--data", str(data), *db], capture_output=True, text=True,
                          check=True, timeout=60).stdout.strip().splitlines()[-1]
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-ndjson"}
     batches = [lines[i:i + BATCH] for i in range(0, len(lines), BATCH)]
     port = _free_port()
     url = f"http://127.0.0.1:{port}/v1/events"
-    server = _start(data, config, port)
+    server = _start(data, config, port, db)
     acked: dict[int, list[dict]] = {}     # batch index -> its acknowledged results
 
     def send() -> None:
@@ -100,7 +103,7 @@ def test_kill_9_during_a_stream_loses_nothing_and_duplicates_nothing(tmp_path: P
     t.join(timeout=60)
     assert 12 <= len(acked) < len(batches), "the kill must fall inside the stream"
 
-    server = _start(data, config, _port := _free_port())
+    server = _start(data, config, _port := _free_port(), db)
     url = f"http://127.0.0.1:{_port}/v1/events"
     try:
         with httpx.Client(timeout=60) as c:
@@ -122,10 +125,10 @@ def test_kill_9_during_a_stream_loses_nothing_and_duplicates_nothing(tmp_path: P
     for secret in (b"+49151", b"198.51.100.", b"Win a prize"):   # no personal data in the log
         assert secret.decode() not in log
 
-    db = Database.for_data_dir(data)
+    store_db = Database.for_data_dir(data, url_db)
     stored = [{k: d[k] for k in ("line", "ts", "account", "action", "score", "reasons")}
-              for d in db.all_decisions()]
+              for d in store_db.all_decisions()]
     assert stored == want
-    assert db.counts()["events"] + db.counts()["rejected"] == len(lines)
-    assert verify_engine(db.engine).ok
-    db.close()
+    assert store_db.counts()["events"] + store_db.counts()["rejected"] == len(lines)
+    assert verify_engine(store_db.engine).ok
+    store_db.close()
