@@ -256,3 +256,20 @@ def test_appeals_and_challenges_are_stored_and_audited(client: TestClient, keys:
     assert rows == [("granted", "a real shop"), ("challenge_passed", None)]
     assert kinds.count("appeal") == 2 and "decision" in kinds
     assert verify_engine(runtime.db.engine).ok
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash(client: TestClient, keys: Keys) -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+    item = b'{"type":"register","ts":1,"account":"a","x":' + deep + b"}"
+    out = _post_ndjson(client, keys.ingest, [item, b'{"type":"register","ts":2,"account":"b"}'])
+    assert [r["status"] for r in out["results"]] == ["rejected", "accepted"]
+    assert "nested too deep" in out["results"][0]["error"]
+    r = client.post("/v1/events", content=b"[" + item + b"]",
+                    headers={**keys.h(keys.ingest), "Content-Type": "application/json"})
+    assert r.status_code == 400
+    r = client.post("/v1/check", content=b'{"sender":"a","recipient":"b","x":' + deep + b"}",
+                    headers=keys.h(keys.ingest))
+    assert r.status_code == 422
+    r = client.post("/v1/accounts/a/actions", content=b'{"action":"ban","x":' + deep + b"}",
+                    headers=keys.h(keys.review))
+    assert r.status_code == 422

@@ -118,8 +118,14 @@ def test_sqlite_audit_chain_names_tampering(tmp_path: Path) -> None:
 def test_postgresql_store_and_audit(tmp_path: Path, pg_fresh: str) -> None:
     rt = _filled(tmp_path / "d", db=pg_fresh)
     assert not (tmp_path / "d" / "bulkguard.sqlite3").exists()
+    # NUL (which PostgreSQL text cannot hold) and bytes that are not UTF-8: rejected, stored
+    out = rt.ingest_blocking([b'{"type":"register","ts":1,"account":"a\\u0000b"}',
+                              b'{"type":"register","ts":1,"account":"a\x00b"}',
+                              b'{"type":"block","ts":1,"blocker":"caf\xe9","blocked":"b"}'])
+    assert [r["status"] for r in out.results] == ["rejected"] * 3
     counts = rt.db.counts()
     assert counts["events"] == len(STREAM) + 1 and counts["decisions"] >= 3
+    assert counts["rejected"] == 3
     assert _cli("audit", "verify", "--db", pg_fresh).returncode == 0
     _tamper_cases(rt, ["--db", pg_fresh])
     rt.close()

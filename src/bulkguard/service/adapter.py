@@ -69,6 +69,8 @@ def decode_event(raw: bytes) -> ServiceEvent:
             raw.decode("utf-8")
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as err:
         raise EventError(_explain(err, raw)) from None
+    except RecursionError:   # JSON nested deeper than the decoder goes, even in an ignored field
+        raise EventError("JSON nested too deep") from None
     why = target_error(ev)
     if why is not None:
         raise EventError(why)

@@ -143,7 +143,7 @@ class Runtime:
             if b'"id"' in raw:
                 try:
                     cid = _id_decoder.decode(raw).id
-                except (msgspec.DecodeError, msgspec.ValidationError):
+                except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
                     cid = None   # the event decoder below says what is wrong
             key = None if cid is None else str(cid)
             if cid is not None:
@@ -173,6 +173,9 @@ class Runtime:
                 reason = f"event longer than {limit} bytes"
             elif key is not None and len(key) > 256:
                 reason = "`id` longer than 256 characters"
+            elif b"\x00" in raw or b"\\u0000" in raw:
+                # PostgreSQL text cannot hold NUL: refused here rather than failing the batch
+                reason = "NUL character in the event (not storable)"
             else:
                 try:
                     ev = decode_event(raw)
@@ -257,7 +260,7 @@ class Runtime:
             if b'"id"' in raw:
                 try:
                     cid = _id_decoder.decode(raw).id
-                except (msgspec.DecodeError, msgspec.ValidationError):
+                except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
                     continue
                 if cid is not None:
                     ids.append(str(cid))
@@ -343,10 +346,12 @@ class Runtime:
 
 
 def _text(raw: bytes) -> str:
+    """The raw item as text for the database: UTF-8, or hex when it is not (or holds NUL)."""
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return "hex:" + raw.hex()
+    return "hex:" + raw.hex() if "\x00" in text else text
 
 
 def encode_decisions(ds: list[Decision]) -> list[dict]:

@@ -58,7 +58,7 @@ async def post_action(account: str, request: Request) -> Response:
     body = await read_body(request, 64 << 10)
     try:
         req = _action_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as err:
         return JSONResponse({"error": str(err), "field": field_of(str(err))}, status_code=422)
     ts = req.ts if req.ts is not None else rt.adapter.engine.world.now
     ev = ReviewerAction(ts=ts, account=account, action=req.action, until=req.until, note=req.note)

@@ -67,7 +67,7 @@ def check_request(rt: Runtime, keys: KeyRing, authorization: str | None,
         return err.status, _encoder.encode({"error": err.message})
     try:
         req = _decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as err:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as err:
         return 422, _encoder.encode({"error": str(err), "field": field_of(str(err))})
     if (req.recipient is None) == (req.group is None):
         return 422, _encoder.encode({"error": "a message needs exactly one of `recipient` or "

@@ -67,7 +67,7 @@ async def post_events(request: Request) -> Response:
         else:
             try:
                 items = [bytes(r) for r in _array.decode(body)]
-            except (msgspec.DecodeError, msgspec.ValidationError) as err:
+            except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as err:
                 return JSONResponse({"error": f"body is not a JSON array of events: {err}"},
                                     status_code=400)
     else:
