@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "digests, reports, blocks, groups, business (see docs/simulator.md)")
     s.add_argument("--cold-start", action="store_true",
                    help="start on a live platform: abusive accounts existed before the window "
-                        "(no register events for them)")
+                        "(no register events for them), and so did the contacts between "
+                        "accounts that were there (no contact_add)")
     s.add_argument("--random-missing", type=int, metavar="K",
                    help="training variant K of the seed: random families missing, sometimes a "
                         "cold start (refused for the held-out seeds 1-20)")

@@ -13,7 +13,9 @@
 
 ``--without`` leaves optional event families out of the stream (a platform that does not
 provide them) and ``--cold-start`` starts on a live platform whose abusive accounts existed
-before the window (no ``register`` for them); neither changes anybody's behaviour. See
+before the window (no ``register`` for them) and whose address books were filled before it
+(no ``contact_add`` between two accounts that were already there); neither changes
+anybody's behaviour. See
 ``docs/simulator.md`` and :mod:`bulkguard.sim.families`.
 
 The same seed and arguments give the same bytes. Account and group ids are random

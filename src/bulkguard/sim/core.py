@@ -38,6 +38,7 @@ _json = msgspec.json.Encoder()
 #: the acting account is the first field of every event type but group_join (its added_by)
 _FIRST_FIELD = re.compile(r',"(sender|account|reporter|blocker|business)":"([^"]*)"')
 _ADDED_BY = re.compile(r',"added_by":"([^"]*)"')
+_CONTACT_ADD = re.compile(r',"account":"([^"]*)","contact":"([^"]*)"')
 _FRAC_L = [f".{i:03d}" for i in range(1000)]
 
 
@@ -139,6 +140,16 @@ class EventBuffer:
                 if y is not None:
                     out.add(y.group(1))
         return out
+
+    def unselect_old_contacts(self, keep: np.ndarray, fresh: set[str]) -> None:
+        """Clear ``keep`` (in place) for ``contact_add`` events between two accounts that are
+        not in ``fresh`` (accounts created inside the window)."""
+        _, ty = self.arrays()
+        rest = self._rest
+        for i in np.flatnonzero(keep & (ty == _TYPE_INDEX["contact_add"])).tolist():
+            m = _CONTACT_ADD.match(rest[i])
+            if m is not None and m.group(1) not in fresh and m.group(2) not in fresh:
+                keep[i] = False
 
     def unselect_registers(self, keep: np.ndarray, accounts: set[str]) -> None:
         """Clear ``keep`` (in place) for the ``register`` events of ``accounts``."""

@@ -203,7 +203,8 @@ def stealth_farm(w: World, count: int) -> None:
     (over the first half of the scenario), each from its own residential IP, device and
     number (one country), 40% with a human-sized contact sync. They are linked only by
     what they send and to whom: 3-6 waves at common times (each member starts within 2
-    minutes of the wave and sends to 8-25 targets, 5-40 s apart, with human-like typing)
+    minutes of the wave and sends to 8-25 targets, 5-40 s apart, with human-like typing;
+    waves follow the diurnal profile)
     of near-duplicate digests (1-3 bits flipped) to targets drawn from one shared list
     (so their target lists overlap)."""
     rng = w.rng
@@ -222,7 +223,8 @@ def stealth_farm(w: World, count: int) -> None:
         n_waves = int(rng.integers(3, 7))
         per = rng.integers(8, 26, size=size)
         pool = w.abuse_targets(max(20, int(per.sum() * n_waves * 0.6)), human_share=0.4)
-        waves = np.sort(rng.uniform(max(regs[-1] + HOUR, w.t0 + 0.5 * span), max(w.t1 - HOUR, regs[-1] + 2 * HOUR), n_waves))
+        lo = max(regs[-1] + HOUR, w.t0 + 0.5 * span)
+        waves = np.sort(diurnal_times(rng, n_waves, lo, max(w.t1 - HOUR, lo + HOUR)))
         base = int(rand_digests(rng, 1)[0])
         kind = 5 if rng.random() < 0.5 else 0
         reportable = [_reportable(w) for _ in range(size)]

@@ -34,9 +34,11 @@ class World:
     strangers: np.ndarray | None = None                       # indices of never-sending accounts
     reserved: set[int] = field(default_factory=set)          # humans given a special role
     reported_counts: dict[str, int] = field(default_factory=dict)
-    #: cold start: abusive personal accounts existed before the window (no register event)
+    #: cold start: abusive personal accounts existed before the window (no register event),
+    #: and so did the address-book entries between accounts that were there (no contact_add)
     cold_start: bool = False
     pre_existing: set[str] = field(default_factory=set)      # accounts whose register is hidden
+    fresh: set[str] = field(default_factory=set)             # accounts created in the window
     _names_arr: np.ndarray | None = None
     _existing: np.ndarray | None = None
 
@@ -96,6 +98,8 @@ class World:
         if self.cold_start and kind == "personal" and self._registered_before(idx):
             self.pre_existing.add(self.names[idx])
             return
+        if self.labels.get(self.names[idx], ("", ""))[1] != "takeover":  # a re-registration
+            self.fresh.add(self.names[idx])
         self.buf.add(ts, "register", rest)
 
     def _registered_before(self, idx: int) -> bool:

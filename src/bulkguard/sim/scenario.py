@@ -158,7 +158,8 @@ def simulate(out_dir: str | Path, *, seed: int = 1, accounts: int = 5000, days: 
     ``without`` names optional event families the platform does not provide
     (:data:`bulkguard.sim.families.FAMILIES`); ``cold_start`` starts the scenario on a live
     platform where abusive accounts existed before the window (no ``register`` events for
-    them). Neither changes anybody's behaviour: see ``docs/simulator.md``.
+    them) and address books were filled before it (no ``contact_add`` between two accounts
+    that were already there). Neither changes anybody's behaviour: see ``docs/simulator.md``.
     ``random_missing=k`` adds the ``k``-th training variant of the seed
     (:func:`bulkguard.sim.families.random_variant`: random families missing, sometimes a cold
     start; refused for the held-out seeds 1-20)."""
@@ -219,6 +220,8 @@ def simulate(out_dir: str | Path, *, seed: int = 1, accounts: int = 5000, days: 
 
     filt = StreamFilter.of(families)
     keep = w.buf.select(t0, t1, filt)
+    if cold_start:  # the address book of a live platform was filled before the window
+        w.buf.unselect_old_contacts(keep, w.fresh)
     inert = _inert_abusers(w, keep) if families else set()
     lines = w.buf.render(t0, t1, filt, keep)
     out = Path(out_dir)
