@@ -18,7 +18,9 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/bulkguard demo --out $(DEMO)
 
+# mypy first (configured in pyproject.toml: strict at the seams), then the tests.
 test: install
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 
 # Protecting a Matrix homeserver (docs/synapse.md): the `synapse` extra (Synapse, the antispam

@@ -112,7 +112,8 @@ def state_bytes(engine) -> tuple[float, float, float]:
 
 def measure(path: str, out_dir: str, profile: bool = False) -> dict:
     """One replay of ``path`` in this process: its figures as a dict."""
-    from bulkguard.ingest.replay import build_engine, replay
+    from bulkguard.components import build_engine
+    from bulkguard.ingest.replay import replay
     gc.collect()
     eng = build_engine()
     prof = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bulkguard.engine import Engine
-from bulkguard.events import ContactAdd, Message, Register, Report
+from bulkguard.events import ContactAdd, Decision, Message, Register, Report
 from bulkguard.scoring.rules import Rules
 
 T0 = 1_700_000_000.0
@@ -14,9 +14,9 @@ def _engine() -> Engine:
     return Engine(Rules.default())  # rules only: these are the guard-rails
 
 
-def _stopped(eng: Engine) -> dict[str, str]:
+def _stopped(decisions: list[Decision]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for d in eng.out:
+    for d in decisions:
         if d.action in STOPS:
             out.setdefault(d.account, d.action)
     return out
@@ -24,24 +24,25 @@ def _stopped(eng: Engine) -> dict[str, str]:
 
 def test_report_brigade_does_not_stop_its_victim_but_stops_the_brigade() -> None:
     eng = _engine()
+    out: list[Decision] = []
     line = 0
     # the victim: an ordinary person with friends who answer
     for i in range(6):
         line += 1
-        eng.handle(line, ContactAdd(ts=T0, account="victim", contact=f"friend{i}"))
+        out += eng.handle(ContactAdd(ts=T0, account="victim", contact=f"friend{i}"), line)
         line += 1
-        eng.handle(line, Message(ts=T0 + i, sender="victim", recipient=f"friend{i}", typing_ms=900))
+        out += eng.handle(Message(ts=T0 + i, sender="victim", recipient=f"friend{i}", typing_ms=900), line)
         line += 1
-        eng.handle(line, Message(ts=T0 + 60 + i, sender=f"friend{i}", recipient="victim", typing_ms=700))
+        out += eng.handle(Message(ts=T0 + 60 + i, sender=f"friend{i}", recipient="victim", typing_ms=700), line)
     # 30 farm accounts on two IPs and one number block report the victim, whom they never met
     for i in range(30):
         t = T0 + 3600 + 30 * i
         line += 1
-        eng.handle(line, Register(ts=t, account=f"brig{i}", ip=f"198.51.100.{i % 2}",
-                                  phone=f"+4915700000{i:03d}", device=f"dev{i % 3}", country="DE"))
+        out += eng.handle(Register(ts=t, account=f"brig{i}", ip=f"198.51.100.{i % 2}",
+                                  phone=f"+4915700000{i:03d}", device=f"dev{i % 3}", country="DE"), line)
         line += 1
-        eng.handle(line, Report(ts=t + 5, reporter=f"brig{i}", reported="victim", reason="abuse"))
-    stopped = _stopped(eng)
+        out += eng.handle(Report(ts=t + 5, reporter=f"brig{i}", reported="victim", reason="abuse"), line)
+    stopped = _stopped(out)
     assert "victim" not in stopped
     brigaders = [a for a in stopped if a.startswith("brig")]
     assert len(brigaders) >= 25, stopped
@@ -49,31 +50,33 @@ def test_report_brigade_does_not_stop_its_victim_but_stops_the_brigade() -> None
 
 def test_reports_from_conversation_partners_do_count() -> None:
     eng = _engine()
+    out: list[Decision] = []
     line = 0
     for i in range(40):  # a spammer writes to 40 strangers, slowly
         line += 1
-        eng.handle(line, Message(ts=T0 + 600 * i, sender="spam", recipient=f"p{i}", digest=f"{i:016x}"))
+        out += eng.handle(Message(ts=T0 + 600 * i, sender="spam", recipient=f"p{i}", digest=f"{i:016x}"), line)
     for i in range(8):  # eight of them report it
         line += 1
-        eng.handle(line, Report(ts=T0 + 600 * 40 + i, reporter=f"p{i}", reported="spam", reason="spam"))
-    assert "spam" in _stopped(eng)
+        out += eng.handle(Report(ts=T0 + 600 * 40 + i, reporter=f"p{i}", reported="spam", reason="spam"), line)
+    assert "spam" in _stopped(out)
 
 
 def test_a_stopped_farm_member_raises_its_siblings() -> None:
     eng = _engine()
+    out: list[Decision] = []
     line = 0
     # ten accounts registered a minute apart on one IP, sequential numbers; only the first blasts
     for i in range(10):
         line += 1
-        eng.handle(line, Register(ts=T0 + 60 * i, account=f"farm{i}", ip="203.0.113.5",
-                                  phone=f"+4917600001{i:03d}", device=f"d{i}", country="DE"))
+        out += eng.handle(Register(ts=T0 + 60 * i, account=f"farm{i}", ip="203.0.113.5",
+                                  phone=f"+4917600001{i:03d}", device=f"d{i}", country="DE"), line)
     for k in range(30):
         line += 1
-        eng.handle(line, Message(ts=T0 + 700 + k, sender="farm0", recipient=f"x{k}",
-                                 digest="9f3a5c7e11d0b2a4", typing_ms=0))
-    stopped = _stopped(eng)
+        out += eng.handle(Message(ts=T0 + 700 + k, sender="farm0", recipient=f"x{k}",
+                                 digest="9f3a5c7e11d0b2a4", typing_ms=0), line)
+    stopped = _stopped(out)
     assert "farm0" in stopped
     # the siblings were re-scored at the line that stopped farm0, before they sent anything
-    raised = {d.account for d in eng.out if d.account.startswith("farm") and d.account != "farm0"}
+    raised = {d.account for d in out if d.account.startswith("farm") and d.account != "farm0"}
     assert len(raised) >= 5
     assert sum(1 for a in raised if a in stopped) >= 5, (raised, stopped)

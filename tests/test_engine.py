@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from bulkguard.engine import Engine
 from bulkguard.events import Block, Message, Register, decode_line, encode_event
-from bulkguard.ingest.replay import build_engine, replay
+from bulkguard.components import build_engine
+from bulkguard.ingest.replay import replay
 from test_events import any_event  # the per-type strategies (tests/ is on sys.path)
 
 STOP = {"challenge", "suspend", "ban"}
@@ -79,13 +80,14 @@ def test_new_account_blast_stopped_within_20_messages(digest, kind, tmp_path, ch
     events += [Message(ts=t0 + 300 + i * 0.15, sender="x", recipient=f"stranger{i}", kind=kind,
                        size=120, digest=digest) for i in range(100)]   # 100 in 15 s
     first_stop = None
+    out = []
     for n, ev in enumerate(events, 1):
-        eng.handle(n, ev)
-        if first_stop is None and any(d.account == "x" and d.action in STOP for d in eng.out):
+        out += eng.handle(ev, n)
+        if first_stop is None and any(d.account == "x" and d.action in STOP for d in out):
             first_stop = n - 3
     assert first_stop is not None and first_stop <= 20, first_stop
-    assert not [d for d in eng.out if d.account in ("p", "q")]
-    check_engine_out(tmp_path, events, eng.out, check_decisions)
+    assert not [d for d in out if d.account in ("p", "q")]
+    check_engine_out(tmp_path, events, out, check_decisions)
 
 
 def test_model_weight_zero_gives_no_model_reasons(sample_events):
@@ -101,20 +103,21 @@ def test_model_weight_zero_gives_no_model_reasons(sample_events):
         pytest.skip("no shipped model")
     eng.rules = rules
     assert base.rules != rules.rules
+    out = []
     for n, raw in enumerate(sample_events.read_bytes().splitlines(), 1):
-        eng.handle(n, decode_line(raw))
-    reasons = [r for d in eng.out for r in d.reasons]
+        out += eng.handle(decode_line(raw), n)
+    reasons = [r for d in out for r in d.reasons]
     assert "SENT_ANYTHING" in reasons
     assert not [r for r in reasons if r.startswith("MODEL_")]
 
 
 def test_late_event_accepted_clock_does_not_go_back(tmp_path, check_decisions):
     eng = Engine()
-    eng.handle(1, Block(ts=100.0, blocker="a", blocked="b"))
-    eng.handle(2, Block(ts=50.0, blocker="c", blocked="b"))
+    eng.handle(Block(ts=100.0, blocker="a", blocked="b"), 1)
+    eng.handle(Block(ts=50.0, blocker="c", blocked="b"), 2)
     assert eng.world.now == 100.0
     assert eng.world.accounts["b"].blocks == 2
-    eng.handle(3, Message(ts=120.0, sender="a", recipient="z"))
+    eng.handle(Message(ts=120.0, sender="a", recipient="z"), 3)
     assert eng.world.now == 120.0
     # through replay: the late line is accepted and its decisions carry its own ts
     lines = [encode_event(Register(ts=1000.0, account="x"))]
@@ -255,8 +258,8 @@ def test_message_fields_unpack_in_struct_order():
 def test_message_without_exactly_one_target_is_refused_and_changes_nothing(target):
     from bulkguard.events import EventError
     eng = Engine()
-    eng.handle(1, Message(ts=5.0, sender="a", recipient="b"))
+    eng.handle(Message(ts=5.0, sender="a", recipient="b"), 1)
     before = (eng.events, eng.world.now, len(eng.world.accounts), dict(eng.world.pairs))
     with pytest.raises(EventError, match="exactly one of `recipient` or `group`"):
-        eng.handle(2, Message(ts=9.0, sender="c", **target))
+        eng.handle(Message(ts=9.0, sender="c", **target), 2)
     assert (eng.events, eng.world.now, len(eng.world.accounts), dict(eng.world.pairs)) == before

@@ -23,10 +23,10 @@ def test_vector_calls_every_signal_in_names_order() -> None:
 
 def test_vector_equals_each_signal() -> None:
     eng = Engine()
-    eng.handle(1, Register(ts=0.0, account="x", ip="192.0.2.1"))
-    eng.handle(2, ContactSync(ts=1.0, account="x", numbers=500, matched=40))
+    eng.handle(Register(ts=0.0, account="x", ip="192.0.2.1"), 1)
+    eng.handle(ContactSync(ts=1.0, account="x", numbers=500, matched=40), 2)
     for i in range(30):
-        eng.handle(3 + i, Message(ts=2.0 + i * 7, sender="x", recipient=f"u{i % 9}", digest="ab12"))
+        eng.handle(Message(ts=2.0 + i * 7, sender="x", recipient=f"u{i % 9}", digest="ab12"), 3 + i)
     w = eng.world
     a = w.accounts["x"]
     v = signals.vector(a, w)

@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     bs = bsub.add_parser("status", help="tier, quality, paused templates of a business")
     bs.add_argument("account")
     bs.add_argument("--events", required=True)
+    bs.add_argument("--rules", help="rules TOML file (default: the shipped rules)")
+    bs.add_argument("--model", help="model file (default: the shipped model; 'none' for rules only)")
     bs.set_defaults(run=_lazy("bulkguard.policy.cli:status"))
 
     q = sub.add_parser("qr", help="signed contact QR codes and click-to-chat links")

@@ -1,25 +1,47 @@
-"""The parts of a default engine: the model, the reported-text classifier and the policy
-objects. One place decides what a default engine has."""
+"""The parts of a default engine: rules, the model, the reported-text classifier and the
+policy objects. One place decides what a default engine has (replay, training, the
+business status command and the service all build it here)."""
 
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
+from typing import TypedDict
 
+from bulkguard.engine import Engine
 from bulkguard.policy.business import BusinessLane
 from bulkguard.policy.forwarding import ForwardLimiter
+from bulkguard.scoring.rules import Rules
 from bulkguard.scoring.text import TextClassifier
+from bulkguard.types import ForwardPolicy, LanePolicy, Model, TextScorer
 
 
-def load_components(model_path: str | None = None) -> dict[str, Any]:
-    """Keyword arguments for :class:`bulkguard.engine.Engine`: model, text, lane, forward.
+class Components(TypedDict):
+    """Keyword arguments of :class:`bulkguard.engine.Engine` besides the rules."""
+
+    model: Model | None
+    text: TextScorer | None
+    lane: LanePolicy | None
+    forward: ForwardPolicy | None
+
+
+def load_components(model_path: str | None = None) -> Components:
+    """The model, text classifier, business lane and forward limiter of a default engine.
 
     ``model_path`` None means the shipped model (if the package has one), ``"none"`` no model.
     """
     model = None
     shipped = resources.files("bulkguard.scoring").joinpath("model.json").is_file()
     if model_path != "none" and (model_path is not None or shipped):
-        from bulkguard.scoring.model import Model
-        model = Model.load(model_path)
+        from bulkguard.scoring.model import Model as TreeModel
+        model = TreeModel.load(model_path)
     return {"model": model, "text": TextClassifier.load_default(), "lane": BusinessLane(),
             "forward": ForwardLimiter()}
+
+
+def build_engine(rules_path: str | None = None, model_path: str | None = None) -> Engine:
+    """The engine with its shipped (or given) rules, model and policies.
+
+    >>> build_engine(model_path="none").model is None
+    True
+    """
+    return Engine(Rules.load(rules_path), **load_components(model_path))

@@ -1,25 +1,34 @@
 """The one path of bulkguard: event -> state -> signals -> score -> decision.
 
-``Engine.handle(line, event)`` applies one event on event time and appends the
-decisions it causes to ``engine.out``. State lives in :class:`~bulkguard.state.world.World`;
-signals read it; rules (and the model, if any) score it; the action ladder turns a
-score into an action, and a decision is emitted only when an account's action changes
-or a message is refused.
+``Engine.handle(event, line)`` applies one event on event time and returns the
+decisions it causes. ``line`` is the event's position in its input (a file's physical
+line; the service's sequence number): decisions carry it. State lives in
+:class:`~bulkguard.state.world.World`; signals read it; rules (and the model, if any)
+score it; the action ladder turns a score into an action, and a decision is emitted only
+when an account's action changes or a message is refused.
+
+The engine reads no input and writes no output: a source feeds it (``ingest.sources``),
+a sink takes its decisions (``store.decisions``), a checkpoint store keeps its
+:meth:`Engine.snapshot` (``store.checkpoint``); ``ingest.replay`` composes them.
 
 >>> from bulkguard.events import Register, ContactSync, Message
 >>> eng = Engine()
->>> eng.handle(1, Register(ts=0.0, account="x", ip="192.0.2.1"))
->>> eng.handle(2, ContactSync(ts=1.0, account="x", numbers=5000, matched=40))
+>>> eng.handle(Register(ts=0.0, account="x", ip="192.0.2.1"), 1)
+[]
+>>> eng.handle(ContactSync(ts=1.0, account="x", numbers=5000, matched=40), 2)[0].action
+'throttle'
+>>> out = []
 >>> for i in range(12):
-...     eng.handle(3 + i, Message(ts=2.0 + i, sender="x", recipient=f"u{i}", digest="ab12"))
->>> [(d.line, d.action) for d in eng.out]
-[(2, 'throttle'), (7, 'challenge'), (10, 'suspend'), (12, 'ban')]
+...     out += eng.handle(Message(ts=2.0 + i, sender="x", recipient=f"u{i}", digest="ab12"), 3 + i)
+>>> [(d.line, d.action) for d in out]
+[(7, 'challenge'), (10, 'suspend'), (12, 'ban')]
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Final, Literal
+from collections.abc import Mapping
+from typing import Final, Literal, assert_never
 
 from msgspec.structs import astuple
 
@@ -31,6 +40,9 @@ from bulkguard.scoring.rules import Rules, reasons_of, to_score
 from bulkguard.signals import vector
 from bulkguard.state.account import BAN, CHALLENGE, NONE, SUSPEND, THROTTLE, Account
 from bulkguard.state.world import NEAR_SECONDS, World
+from bulkguard.types import (
+    ForwardPolicy, InputEvent, LanePolicy, Model, Observer, StateSnapshot, TextScorer,
+)
 
 SWEEP_EVERY: Final = 86_400.0      # event-time seconds between memory sweeps
 REINSTATE_FACTOR: Final = 0.6      # a throttle lifts when the score falls under this share of its threshold
@@ -45,18 +57,21 @@ MESSAGE_FIELDS: Final = ("ts", "sender", "recipient", "group", "kind", "size", "
                          "digest", "template", "typing_ms")
 # The action that brings an account to each ladder level; level 0 (none) is reached by reinstating.
 ACTIONS: tuple[Action, ...] = ("reinstate", "throttle", "challenge", "suspend", "ban")
+# Every event type but a message (which has a path of its own).
+OtherEvent = (Register | ContactAdd | ContactSync | GroupCreate | GroupJoin | Report | Block
+              | OptIn | OptOut | TemplateRegister)
 
 
 class Engine:
-    """Streaming engine. ``rules`` default to the shipped file; ``model`` is optional.
-
-    ``lane`` (business messaging policy) and ``forward`` (forwarding limits) are
-    optional policy objects with ``observe``/``check_message`` and ``check``.
+    """Streaming engine. ``rules`` default to the shipped file; every other part is
+    optional: ``model`` (trained scorer), ``lane`` (business messaging policy),
+    ``forward`` (forwarding limits), ``text`` (reported-text scorer), ``observer``
+    (called at every re-score). ``components.build_engine`` makes the default one.
     """
 
-    def __init__(self, rules: Rules | None = None, model: Any = None,
-                 lane: Any = None, forward: Any = None, text: Any = None,
-                 observer: Any = None) -> None:
+    def __init__(self, rules: Rules | None = None, model: Model | None = None,
+                 lane: LanePolicy | None = None, forward: ForwardPolicy | None = None,
+                 text: TextScorer | None = None, observer: Observer | None = None) -> None:
         self.rules = rules or Rules.default()
         self.model = model
         self.lane = lane
@@ -65,18 +80,19 @@ class Engine:
         self.observer = observer  # observer(account, vector, events so far) at every re-score
         self.world = World()
         # the lane's business accounts, looked at on every message (the lane keeps this dict)
-        self._biz: dict | None = lane.biz if lane is not None else None
-        self.out: list[Decision] = []
+        self._biz: Mapping[str, object] | None = lane.biz if lane is not None else None
+        # decisions of the event being handled; ``handle`` hands them over and starts afresh
+        self._out: list[Decision] = []
         self.events = 0
         self.rescored = 0
 
     # -- state for checkpoints ------------------------------------------------------------------
-    def snapshot(self) -> dict:
-        """The mutable state, picklable (rules, model and classifiers are reloaded, not saved)."""
+    def snapshot(self) -> StateSnapshot:
+        """The mutable state (rules, model and classifiers are reloaded, not saved)."""
         return {"world": self.world, "events": self.events, "lane": self.lane,
                 "forward": self.forward}
 
-    def restore(self, snap: dict) -> None:
+    def restore(self, snap: StateSnapshot) -> None:
         self.world = snap["world"]
         self.events = snap["events"]
         self.lane = snap["lane"]
@@ -84,13 +100,14 @@ class Engine:
         self._biz = self.lane.biz if self.lane is not None else None
 
     # -- the path -----------------------------------------------------------------------------------
-    def handle(self, line: int, ev: Any) -> None:
-        """Apply one event (from physical line ``line``) and emit its decisions into ``out``.
+    def handle(self, ev: InputEvent, line: int) -> list[Decision]:
+        """Apply one event (at input position ``line``) and return the decisions it causes
+        (most events cause none).
 
         A message with neither or both of ``recipient`` and ``group`` raises
         :class:`~bulkguard.events.EventError` and changes nothing."""
         w = self.world
-        if type(ev) is _MESSAGE:
+        if isinstance(ev, _MESSAGE):
             self._message(line, ev)   # counts it and moves the clock itself, once it is valid
         else:
             self.events += 1
@@ -103,29 +120,34 @@ class Engine:
                 w.last_sweep = w.now
             else:
                 w.sweep()
+        out = self._out
+        if out:
+            self._out = []
+            return out
+        return []
 
-    def _other(self, line: int, ev: Any) -> None:
-        """Every event but a message."""
+    def _other(self, line: int, ev: OtherEvent) -> None:
+        """Every event but a message: one branch per type of the closed union, so that a
+        new event type without a branch fails in mypy (``assert_never``)."""
         # a chain of type tests, not a dict of bound methods: compiled, these are direct calls
-        t = type(ev)
-        if t is ContactAdd:
+        if isinstance(ev, ContactAdd):
             self.world.on_contact_add(ev)
-        elif t is Register:
+        elif isinstance(ev, Register):
             self._register(line, ev)
-        elif t is Block:
+        elif isinstance(ev, Block):
             self._block(line, ev)
-        elif t is Report:
+        elif isinstance(ev, Report):
             self._report(line, ev)
-        elif t is GroupJoin:
+        elif isinstance(ev, GroupJoin):
             self._group_join(line, ev)
-        elif t is ContactSync:
+        elif isinstance(ev, ContactSync):
             self.rescore(self.world.on_contact_sync(ev), line, ev.ts)
-        elif t is GroupCreate:
+        elif isinstance(ev, GroupCreate):
             self.rescore(self.world.on_group_create(ev), line, ev.ts)
-        elif t is OptIn or t is OptOut or t is TemplateRegister:
+        elif isinstance(ev, (OptIn, OptOut, TemplateRegister)):
             self._policy_event(line, ev)
         else:
-            raise TypeError(f"not an event: {ev!r}")
+            assert_never(ev)
 
     def _message(self, line: int, ev: Message) -> None:
         # Every field in one C call: from compiled code each attribute read of a msgspec
@@ -138,10 +160,15 @@ class Engine:
         w = self.world
         if ts > w.now:
             w.now = ts
+        # The one routing of a message through the policies (``business status`` counts the
+        # refusals this writes): the business lane first, as a refused message is not
+        # delivered and so must not count as a forwarded chat; then forwarding limits.
         code = None
         biz = self._biz
-        if biz is not None and (template is not None or sender in biz or recipient in biz):
-            code = self.lane.check_message(ev, w.now)
+        lane = self.lane
+        if (biz is not None and lane is not None
+                and (template is not None or sender in biz or recipient in biz)):
+            code = lane.check_message(ev, w.now)
             if code is None and sender in biz:
                 # a business the ladder suspended or banned sends nothing more, message by message
                 b = w.accounts.get(sender)
@@ -152,7 +179,7 @@ class Engine:
         a = w.message(sender, recipient, kind, forwarded, digest, typing_ms)
         if code is not None and sender:
             s = a if a is not None else w.accounts[sender]
-            self.out.append(Decision(line, ts, sender, "reject", round(s.score, 4),
+            self._out.append(Decision(line, ts, sender, "reject", round(s.score, 4),
                                      [code, *s.reasons[:MAX_REASONS - 1]]))
             s.violations += 1
             a = s
@@ -188,13 +215,12 @@ class Engine:
         if a is not None:
             self.rescore(a, line, ev.ts)
 
-    def _policy_event(self, line: int, ev: Any) -> None:
+    def _policy_event(self, line: int, ev: OptIn | OptOut | TemplateRegister) -> None:
         if self.lane is not None:
             self.lane.observe(ev, self.world.now)
-        t = type(ev)
-        if t is OptIn or t is OptOut:
+        if isinstance(ev, (OptIn, OptOut)):
             # a customer who opted in added the business as a contact, until it opts out
-            self.world.set_contact(ev.customer, ev.business, t is OptIn)
+            self.world.set_contact(ev.customer, ev.business, isinstance(ev, OptIn))
 
     # -- scoring and the ladder ----------------------------------------------------------------
     def _evidence(self, v: list[float]) -> tuple[float, float]:
@@ -216,7 +242,7 @@ class Engine:
         """Reason codes for ``v``: fired rules and the model's top features, heaviest first.
         Only computed when a decision is written."""
         hits = self.rules.evidence(v)[1]
-        if p >= self.rules.model_floor and p >= 0.0:
+        if self.model is not None and p >= self.rules.model_floor and p >= 0.0:
             hits = hits + self.model.reasons(v, p)
         return reasons_of(hits)[:MAX_REASONS]
 
@@ -242,13 +268,13 @@ class Engine:
             reasons = self._reasons(v, p)
             a.level = level
             a.reasons = tuple(reasons)
-            self.out.append(Decision(line, ts, name, ACTIONS[level], round(score, 4), reasons))
+            self._out.append(Decision(line, ts, name, ACTIONS[level], round(score, 4), reasons))
             if level >= CHALLENGE and not a.counted:
                 self._raise_siblings(a, line, ts)
         elif a.level == THROTTLE and score < self.rules.thresholds[0] * REINSTATE_FACTOR:
             a.level = NONE
             a.reasons = ()
-            self.out.append(Decision(line, ts, name, "reinstate", round(score, 4),
+            self._out.append(Decision(line, ts, name, "reinstate", round(score, 4),
                                      ["SCORE_RECOVERED"]))
 
     def _raise_siblings(self, a: Account, line: int, ts: float) -> None:
@@ -284,7 +310,5 @@ class Engine:
         if a is None or a.level == NONE:
             return None
         a.level = NONE
-        d = Decision(line, ts, account, "reinstate", round(a.score, 4), [reason])
-        self.out.append(d)
-        return d
+        return Decision(line, ts, account, "reinstate", round(a.score, 4), [reason])
 

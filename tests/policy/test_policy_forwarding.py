@@ -5,7 +5,8 @@ from __future__ import annotations
 import pickle
 
 from bulkguard.events import Message
-from bulkguard.policy.business import BusinessLane, route
+from bulkguard.engine import Engine
+from bulkguard.policy.business import BusinessLane
 from bulkguard.policy.forwarding import FORWARD_LIMIT, ForwardConfig, ForwardLimiter
 
 T0 = 1_699_920_000.0
@@ -63,13 +64,20 @@ def test_originals_and_undigested_pass_and_state_is_bounded():
     assert len(fl) == 1
 
 
-def test_route_lane_first_then_forwards():
+def test_engine_routes_lane_first_then_forwards():
+    """The engine's routing (the one ``business status`` counts): lane, then forward limits."""
     lane, fl = BusinessLane(), ForwardLimiter()
+    eng = Engine(lane=lane, forward=fl)
+
+    def refusal(ev: Message, line: int) -> str | None:
+        rejects = [d for d in eng.handle(ev, line) if d.action == "reject"]
+        return rejects[0].reasons[0] if rejects else None
+
     ev = Message(ts=T0, sender="a", recipient="b", template="t", forwarded=1, digest="d")
-    assert route(lane, fl, ev, T0) == "UNKNOWN_TEMPLATE"
+    assert refusal(ev, 1) == "UNKNOWN_TEMPLATE"
     assert len(fl) == 0  # refused by the lane: not a forwarded chat
     for i in range(5):
-        assert route(lane, fl, Message(ts=T0, sender="a", recipient=f"u{i}", forwarded=2,
-                                       digest="d"), T0) is None
-    assert route(lane, fl, Message(ts=T0, sender="a", recipient="z", forwarded=2, digest="d"),
-                 T0) == FORWARD_LIMIT
+        assert refusal(Message(ts=T0, sender="a", recipient=f"u{i}", forwarded=2,
+                               digest="d"), 2 + i) is None
+    assert refusal(Message(ts=T0, sender="a", recipient="z", forwarded=2, digest="d"),
+                   7) == FORWARD_LIMIT

@@ -171,13 +171,13 @@ def test_engine_uses_model_reasons(model: Model) -> None:
     parts = load_components(None)
     assert parts["model"] is model
     eng = Engine(model=model)
-    eng.handle(1, Register(ts=0.0, account="x", ip="192.0.2.1"))
-    eng.handle(2, ContactSync(ts=1.0, account="x", numbers=20000, matched=200))
+    out = eng.handle(Register(ts=0.0, account="x", ip="192.0.2.1"), 1)
+    out += eng.handle(ContactSync(ts=1.0, account="x", numbers=20000, matched=200), 2)
     for i in range(30):
-        eng.handle(3 + i, Message(ts=2.0 + i, sender="x", recipient=f"s{i}", digest="ab12",
-                                  kind="link", size=300, typing_ms=0))
-    assert eng.out and eng.out[-1].action == "ban"
-    assert any(r.startswith("MODEL_") for d in eng.out for r in d.reasons)
+        out += eng.handle(Message(ts=2.0 + i, sender="x", recipient=f"s{i}", digest="ab12",
+                                  kind="link", size=300, typing_ms=0), 3 + i)
+    assert out and out[-1].action == "ban"
+    assert any(r.startswith("MODEL_") for d in out for r in d.reasons)
 
 
 def test_tiny_end_to_end_train(tmp_path) -> None:

@@ -236,9 +236,9 @@ def test_sweep_forgets_dormant_accounts_only():
 
 def test_engine_sweeps_on_event_time():
     eng = Engine()
-    eng.handle(1, msg(T0, "once", "x"))
+    eng.handle(msg(T0, "once", "x"), 1)
     for day in range(1, 40):
-        eng.handle(1 + day, msg(T0 + day * DAY, "daily", "y"))
+        eng.handle(msg(T0 + day * DAY, "daily", "y"), 1 + day)
     assert "once" not in eng.world.accounts and "x" not in eng.world.accounts
     assert "daily" in eng.world.accounts
     assert eng.world.now == T0 + 39 * DAY
@@ -259,12 +259,12 @@ def test_account_init_assigns_fields_in_layout_order():
 def test_records_by_id_follow_the_accounts_through_a_sweep():
     eng = Engine()
     for i in range(40):
-        eng.handle(i + 1, Message(ts=1_700_000_000.0 + i, sender=f"s{i % 7}", recipient=f"r{i}"))
-    eng.handle(41, Register(ts=1_700_000_100.0, account="late"))
+        eng.handle(Message(ts=1_700_000_000.0 + i, sender=f"s{i % 7}", recipient=f"r{i}"), i + 1)
+    eng.handle(Register(ts=1_700_000_100.0, account="late"), 41)
     w = eng.world
     w.now += 40 * 86_400.0
     w.sweep()
-    eng.handle(42, Message(ts=w.now, sender="s1", recipient="r1"))
+    eng.handle(Message(ts=w.now, sender="s1", recipient="r1"), 42)
     assert len(w.by_id) == len(w.names) == len(w.ids)
     for i, name in enumerate(w.names):
         assert w.by_id[i] is w.accounts.get(name)

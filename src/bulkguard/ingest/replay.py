@@ -1,5 +1,10 @@
 """``bulkguard replay``: a file of events in, a file of decisions out.
 
+A short composition of separate pieces: a :class:`~bulkguard.ingest.sources.FileSource`
+(decoding, dead letters, progress), the engine, a
+:class:`~bulkguard.store.decisions.JsonlSink` and a checkpoint store
+(:mod:`bulkguard.store.checkpoint`), run by :func:`~bulkguard.ingest.pump.pump`.
+
 Resumable: with ``--state DIR`` the run checkpoints the engine, the input line and
 the byte offsets of both output files every N events (atomically, after an fsync of
 the outputs). A run killed at any moment and started again with the same arguments
@@ -9,35 +14,33 @@ goes on, so the decisions file ends identical to an uninterrupted run's.
 
 from __future__ import annotations
 
-import gc
-import hashlib
+import argparse
 import os
-import pickle
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
+from bulkguard.components import build_engine
 from bulkguard.engine import Engine
-from bulkguard.events import (
-    DeadLetters, EventError, ReadStats, _decoder, _explain, after_bom, open_input,
-)
-from bulkguard.scoring.rules import Rules, RulesError
+from bulkguard.events import DeadLetters, ReadStats
+from bulkguard.ingest.pump import pump
+from bulkguard.ingest.sources import FileSource, StrictStop
+from bulkguard.scoring.rules import RulesError
+from bulkguard.store.checkpoint import PickleCheckpoints, Position, fingerprint
 from bulkguard.store.decisions import JsonlSink
 
-CHECKPOINT = "checkpoint.pkl"
-FORMAT = 3   # of checkpoints: 3 since pair records count turns and clusters keep times
+__all__ = ["ReplayResult", "StrictStop", "default_rejected", "replay", "run",
+           "summary", "write_scores"]
 
 
 @dataclass
 class ReplayResult:
     stats: ReadStats
-    decisions: Counter = field(default_factory=Counter)
+    decisions: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     accounts: int = 0
     resumed_from: int = 0
@@ -56,31 +59,6 @@ def default_rejected(out: str) -> str:
     return str(p.with_name(stem + ".rejected.jsonl"))
 
 
-def build_engine(rules_path: str | None = None, model_path: str | None = None) -> Engine:
-    """The engine with its shipped (or given) rules, model and policies."""
-    from bulkguard.components import load_components
-    rules = Rules.load(rules_path)
-    return Engine(rules, **load_components(model_path))
-
-
-def _fingerprint(events: str, rules: Rules, model: str | None, out: str) -> str:
-    """Identity of a run: input (path and its first 64 KiB, so a regenerated file at the
-    same path is not mistaken for the old one; appending is fine), rules, model, output."""
-    src = os.path.abspath(events) if events != "-" else "-"
-    h = hashlib.sha256(f"{FORMAT}|{src}|{rules.digest}|{model}|{os.path.abspath(out)}".encode())
-    if events != "-":
-        with open_input(events) as f:
-            h.update(f.read(1 << 16))
-    return h.hexdigest()
-
-
-class StrictStop(Exception):
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(f"line {line}: {reason}")
-        self.line = line
-        self.reason = reason
-
-
 def replay(events: str, out: str, *, rejected: str | None = None, strict: bool = False,
            rules_path: str | None = None, model_path: str | None = None,
            state_dir: str | None = None, checkpoint_every: int = 200_000,
@@ -91,109 +69,46 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     rejected = rejected or default_rejected(out)
     stats = ReadStats()
     result = ReplayResult(stats)
-    ckpt_path = Path(state_dir) / CHECKPOINT if state_dir else None
-    fp = _fingerprint(events, eng.rules, model_path, out)
-    skip, out_pos, dead_pos = 0, None, 0
-    if ckpt_path is not None and ckpt_path.exists():
-        with open(ckpt_path, "rb") as fh:
-            ck = pickle.load(fh)
-        if ck.get("fingerprint") != fp:
-            raise ValueError(f"{ckpt_path}: checkpoint belongs to another run (different events, "
-                             "rules, model or output); use another --state directory or delete it")
-        eng.restore(ck["engine"])
-        skip, out_pos, dead_pos = ck["line"], ck["out_pos"], ck["dead_pos"]
-        for k, v in ck["stats"].items():
+    store = (PickleCheckpoints(state_dir, fingerprint(events, eng.rules.digest, model_path, out))
+             if state_dir else None)
+    saved = store.load() if store is not None else None
+    pos: Position | None = None
+    if saved is not None:
+        state, pos = saved
+        eng.restore(state)
+        for k, v in pos["stats"].items():
             setattr(stats, k, v)
-        result.decisions.update(ck["decisions"])
-        result.resumed_from = skip
+        result.decisions.update(pos["decisions"])
+        result.resumed_from = pos["line"]
+    skip = pos["line"] if pos is not None else 0
     # A fresh run starts the dead letters afresh; a resumed one cuts them back to the checkpoint.
     if os.path.exists(rejected):
         with open(rejected, "r+b") as fw:
-            fw.truncate(dead_pos)
+            fw.truncate(pos["dead_pos"] if pos is not None else 0)
     dead = DeadLetters(rejected)
-    sink = JsonlSink(out, resume_at=out_pos)
+    sink = JsonlSink(out, resume_at=pos["out_pos"] if pos is not None else None)
+    source = FileSource(events, dead, strict=strict, start=skip, stats=stats, progress=progress)
 
     def checkpoint(line: int) -> None:
+        assert store is not None
         sink.flush(sync=True)
         dead.flush()
         dpos = os.path.getsize(rejected) if os.path.exists(rejected) else 0
-        tmp = ckpt_path.with_suffix(".tmp")  # type: ignore[union-attr]
-        with open(tmp, "wb") as fc:
-            pickle.dump({"fingerprint": fp, "engine": eng.snapshot(), "line": line,
-                         "out_pos": sink.position(), "dead_pos": dpos,
-                         "stats": {"read": line,
-                                   "accepted": line - stats.rejected - stats.empty,
-                                   "rejected": stats.rejected, "empty": stats.empty},
-                         "decisions": dict(result.decisions)}, fc, protocol=pickle.HIGHEST_PROTOCOL)
-            fc.flush()
-            os.fsync(fc.fileno())
-        os.replace(tmp, ckpt_path)  # type: ignore[arg-type]
+        store.save(eng.snapshot(), Position(
+            line=line, out_pos=sink.position(), dead_pos=dpos,
+            stats={"read": line, "accepted": line - stats.rejected - stats.empty,
+                   "rejected": stats.rejected, "empty": stats.empty},
+            decisions=dict(result.decisions)))
 
-    if ckpt_path is not None:
-        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-
-    bar = _Progress(events, enabled=progress)
-    decode = _decoder.decode
-    out_list = eng.out
-    tally = result.decisions
-    n = skip
-    next_ckpt = skip + checkpoint_every if ckpt_path is not None else -1
-    next_tick = skip + 65_536
-    next_mark = min(next_tick, next_ckpt) if next_ckpt > 0 else next_tick
     t0 = time.perf_counter()
-    # The state holds no reference cycles: the collector would only spend time looking.
-    gc_was = gc.isenabled()
-    gc.disable()
     try:
-        with open_input(events) as f:
-            for n, raw in enumerate(islice(f, skip, None), skip + 1):
-                reason: str | None = None
-                try:
-                    ev = decode(raw)
-                    if not raw.isascii():  # msgspec skips unknown fields unchecked
-                        raw.decode("utf-8")
-                except (msgspec.DecodeError, UnicodeDecodeError) as err:
-                    if not raw.strip():
-                        stats.empty += 1
-                        continue
-                    bom = after_bom(raw) if n == 1 else None
-                    if bom is None:
-                        reason = _explain(err, raw[:-1] if raw.endswith(b"\n") else raw)
-                    else:
-                        ev = bom
-                if reason is None:
-                    try:
-                        eng.handle(n, ev)
-                    except EventError as bad:   # a message with neither or both targets
-                        reason = str(bad)
-                if reason is not None:
-                    stats.rejected += 1
-                    if strict:
-                        raise StrictStop(n, reason) from None
-                    dead.write(n, raw[:-1] if raw.endswith(b"\n") else raw, reason)
-                    continue
-                if out_list:
-                    for d in out_list:
-                        tally[d.action] += 1
-                    sink.write_many(out_list)
-                    out_list.clear()
-                if n >= next_mark:
-                    if n >= next_tick:
-                        next_tick = n + 65_536
-                        bar.update(n, f)
-                    if 0 < next_ckpt <= n:
-                        next_ckpt = n + checkpoint_every
-                        checkpoint(n)
-                    next_mark = min(next_tick, next_ckpt) if next_ckpt > 0 else next_tick
-        if ckpt_path is not None:
-            checkpoint(n)
+        pump(source, eng, sink, result.decisions, checkpoint if store is not None else None,
+             checkpoint_every, skip)
+        if store is not None:
+            checkpoint(stats.read)
     finally:
-        if gc_was:
-            gc.enable()
         result.seconds = time.perf_counter() - t0
-        stats.read = n  # every physical line up to n was read: accepted is what is left
-        stats.accepted = n - stats.rejected - stats.empty
-        bar.close()
+        source.close()
         sink.close()
         dead.close()
     result.accounts = len(eng.world.accounts)
@@ -211,33 +126,6 @@ def write_scores(eng: Engine, path: str) -> None:
             f.write(enc.encode({"account": names[a.id], "max_score": round(a.peak, 4)}) + b"\n")
 
 
-class _Progress:
-    """A rich progress bar over the input's bytes, only on a terminal."""
-
-    def __init__(self, path: str, enabled: bool) -> None:
-        self.p = None
-        if not enabled:
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-        size = os.path.getsize(path) if path != "-" and os.path.exists(path) else None
-        self.p = Progress(TextColumn("replay"), BarColumn(), TextColumn("{task.fields[lines]} lines"),
-                          TimeRemainingColumn(), transient=True)
-        self.task = self.p.add_task("replay", total=size, lines=0)
-        self.p.start()
-
-    def update(self, lines: int, f: Any) -> None:
-        if self.p is not None:
-            try:
-                pos = f.fileobj.tell() if hasattr(f, "fileobj") else f.tell()
-            except (OSError, ValueError, AttributeError):
-                pos = None
-            self.p.update(self.task, completed=pos, lines=lines)
-
-    def close(self) -> None:
-        if self.p is not None:
-            self.p.stop()
-
-
 def summary(r: ReplayResult) -> str:
     acts = ", ".join(f"{k} {v}" for k, v in sorted(r.decisions.items())) or "none"
     resumed = f" (resumed after line {r.resumed_from})" if r.resumed_from else ""
@@ -246,7 +134,7 @@ def summary(r: ReplayResult) -> str:
             f"accounts {r.accounts}, decisions: {acts}")
 
 
-def run(args: Any) -> int:
+def run(args: argparse.Namespace) -> int:
     """CLI entry: ``bulkguard replay``."""
     progress = not args.quiet and sys.stderr.isatty()
     report = sys.stderr if args.out == "-" else sys.stdout

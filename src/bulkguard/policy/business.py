@@ -29,7 +29,7 @@ from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-from bulkguard.events import Block, Message, OptIn, OptOut, Register, Report, TemplateRegister
+from bulkguard.events import Block, Event, Message, OptIn, OptOut, Register, Report, TemplateRegister
 
 DAY = 86_400.0
 HOUR = 3_600.0
@@ -235,7 +235,7 @@ class BusinessLane:
                 st.consent.update(pending)
         return st
 
-    def observe(self, ev: Any, now: float) -> None:
+    def observe(self, ev: Event, now: float) -> None:
         """Update state from a register / template / consent / block / report event."""
         if isinstance(ev, Register):
             if ev.kind == "business":
@@ -419,19 +419,3 @@ def _drop_oldest(d: dict[str, Any], cutoff: float, index: Optional[int]) -> None
         old.append(k)
     for k in old:
         del d[k]
-
-
-def route(lane: BusinessLane, forwards: Any, ev: Message, now: float) -> str | None:
-    """Ask the lane (when it concerns the message) and then the forward limiter.
-
-    This is the order the engine should use: a message refused by the lane is not
-    delivered, so it must not count as a forwarded chat.
-    """
-    if (ev.template is not None or lane.is_business(ev.sender)
-            or lane.is_business(ev.recipient)):
-        code = lane.check_message(ev, now)
-        if code is not None:
-            return code
-    if ev.forwarded > 0 and forwards is not None:
-        return forwards.check(ev, now)
-    return None

@@ -1,5 +1,6 @@
-"""``bulkguard business status ACCOUNT --events E``: replay E through the business lane
-and the forward limiter, then print the state of one business."""
+"""``bulkguard business status ACCOUNT --events E``: replay E through the engine (with
+its business lane and forward limiter), then print the state of one business and the
+refusals the engine wrote for it."""
 
 from __future__ import annotations
 
@@ -8,36 +9,35 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from bulkguard.events import (Block, Message, OptIn, OptOut, ReadStats, Register, Report,
-                              TemplateRegister, read_events)
-from bulkguard.policy.business import DAY, POLICY_CODES, BusinessLane, route
+from bulkguard.events import EventError, ReadStats, read_events
+from bulkguard.policy.business import DAY, POLICY_CODES, BusinessLane
 from bulkguard.policy.forwarding import ForwardLimiter
 
-_OBSERVED = (Register, TemplateRegister, OptIn, OptOut, Block, Report)
 
-
-def replay(path: str | Path, lane: BusinessLane | None = None,
-           forwards: ForwardLimiter | None = None,
-           stats: ReadStats | None = None) -> tuple[BusinessLane, ForwardLimiter, float, Counter]:
-    """Feed an events file (bad lines skipped) to a lane and a forward limiter.
+def replay(path: str | Path, stats: ReadStats | None = None, rules_path: str | None = None,
+           model_path: str | None = None
+           ) -> tuple[BusinessLane, ForwardLimiter, float, Counter[tuple[str, str]]]:
+    """Replay an events file (bad lines skipped) through the default engine, the same one
+    ``bulkguard replay`` runs, so that the refusals counted here are the engine's own.
 
     Returns ``(lane, forwards, now, refusals)`` where ``refusals`` counts
-    ``(sender, code)`` pairs and ``now`` is the final event-time clock.
+    ``(sender, code)`` pairs of the engine's ``reject`` decisions and ``now`` is the final
+    event-time clock.
     """
-    lane = lane if lane is not None else BusinessLane()
-    forwards = forwards if forwards is not None else ForwardLimiter()
-    refusals: Counter = Counter()
-    now = float("-inf")
-    for _, ev in read_events(path, stats=stats):
-        if ev.ts > now:
-            now = ev.ts
-        if isinstance(ev, Message):
-            code = route(lane, forwards, ev, now)
-            if code is not None:
-                refusals[(ev.sender, code)] += 1
-        elif isinstance(ev, _OBSERVED):
-            lane.observe(ev, now)
-    return lane, forwards, now, refusals
+    from bulkguard.components import build_engine   # the command sits above the engine
+    eng = build_engine(rules_path, model_path)
+    refusals: Counter[tuple[str, str]] = Counter()
+    for n, ev in read_events(path, stats=stats):
+        try:
+            out = eng.handle(ev, n)
+        except EventError:
+            continue
+        for d in out:
+            if d.action == "reject":
+                refusals[(d.account, d.reasons[0])] += 1
+    if not isinstance(eng.lane, BusinessLane) or not isinstance(eng.forward, ForwardLimiter):
+        raise TypeError("the default engine has a business lane and a forward limiter")
+    return eng.lane, eng.forward, eng.world.now, refusals
 
 
 def _fmt_limit(limit: int | None) -> str:
@@ -48,7 +48,8 @@ def status(args: argparse.Namespace) -> int:
     account = args.account
     stats = ReadStats()
     try:
-        lane, _, now, refusals = replay(args.events, stats=stats)
+        lane, _, now, refusals = replay(args.events, stats=stats, rules_path=args.rules,
+                                        model_path=args.model)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

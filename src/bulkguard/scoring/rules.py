@@ -174,8 +174,8 @@ class Rules:
         digest = hashlib.sha256(text.encode()).hexdigest()
         if ml > mf:
             raise RulesError(f"{source}: [model] clear ({ml}) must not exceed floor ({mf})")
-        out = cls(tuple(rules), tuple(th), float(mw), float(mf), float(mc), float(ml), float(mlc),
-                  digest)  # type: ignore[arg-type]
+        out = cls(tuple(rules), tuple(th), float(mw), float(mf),  # type: ignore[arg-type]
+                  float(mc), float(ml), float(mlc), digest)
         object.__setattr__(out, "_fire", _compile(out.rules))
         object.__setattr__(out, "_sum", _compile(out.rules, total=True))
         return out

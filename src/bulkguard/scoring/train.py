@@ -30,7 +30,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -157,7 +156,8 @@ def collect(scenario: str | Path, max_rows: int = MAX_ROWS) -> dict[str, Any]:
     Returns ``X`` (float32, rows x len(NAMES)), ``account`` (index into ``accounts``),
     ``accounts``, ``label`` (1 abusive per account), ``archetype`` per account.
     """
-    from bulkguard.ingest.replay import build_engine, replay
+    from bulkguard.components import build_engine
+    from bulkguard.events import EventError, read_events
     from bulkguard.signals import NAMES
 
     d = Path(scenario)
@@ -176,9 +176,11 @@ def collect(scenario: str | Path, max_rows: int = MAX_ROWS) -> dict[str, Any]:
 
     eng = build_engine(model_path="none")
     eng.observer = observer
-    with tempfile.TemporaryDirectory() as tmp:
-        replay(str(d / "events.jsonl"), os.path.join(tmp, "d.jsonl"), engine=eng,
-               rejected=os.path.join(tmp, "r.jsonl"))
+    for n, ev in read_events(d / "events.jsonl"):   # bad lines skipped, decisions unused
+        try:
+            eng.handle(ev, n)
+        except EventError:
+            pass
     accounts = list(index)
     X, acc = [], []
     for k, rs in enumerate(rows):

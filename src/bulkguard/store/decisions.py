@@ -1,21 +1,18 @@
-"""Where decisions go. One small interface, a JSON Lines file and an in-memory twin;
-later stores (SQLite, PostgreSQL) implement the same three methods."""
+"""Where decisions go: a JSON Lines file and an in-memory twin, both ``DecisionSink``s
+(:mod:`bulkguard.types`); later stores (SQLite, PostgreSQL) implement the same three methods."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
 
 import msgspec
 
 from bulkguard.events import Decision
+from bulkguard.types import DecisionSink
 
-
-class DecisionSink(Protocol):
-    def write_many(self, decisions: list[Decision]) -> None: ...
-    def position(self) -> int: ...
-    def close(self) -> None: ...
+__all__ = ["DecisionSink", "JsonlSink", "MemorySink"]
 
 
 class MemorySink:
