@@ -14,7 +14,7 @@ a sink takes its decisions (``store.decisions``), a checkpoint store keeps its
 >>> from bulkguard.events import Register, ContactSync, Message
 >>> eng = Engine()
 >>> eng.handle(Register(ts=0.0, account="x", ip="192.0.2.1"), 1)
-[]
+()
 >>> eng.handle(ContactSync(ts=1.0, account="x", numbers=5000, matched=40), 2)[0].action
 'throttle'
 >>> out = []
@@ -27,7 +27,7 @@ a sink takes its decisions (``store.decisions``), a checkpoint store keeps its
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final, Literal, assert_never
 
 from msgspec.structs import astuple
@@ -52,14 +52,12 @@ Action = Literal["throttle", "challenge", "suspend", "ban", "reinstate", "reject
 # compiled is looked up in the module's dict at every use.
 _MESSAGE: Final = Message
 _ASTUPLE: Final = astuple
+_NO_DECISIONS: Final[tuple[Decision, ...]] = ()
 # The order ``_message`` unpacks a message's fields in (a test holds it to ``Message``).
 MESSAGE_FIELDS: Final = ("ts", "sender", "recipient", "group", "kind", "size", "forwarded",
                          "digest", "template", "typing_ms")
 # The action that brings an account to each ladder level; level 0 (none) is reached by reinstating.
 ACTIONS: tuple[Action, ...] = ("reinstate", "throttle", "challenge", "suspend", "ban")
-# Every event type but a message (which has a path of its own).
-OtherEvent = (Register | ContactAdd | ContactSync | GroupCreate | GroupJoin | Report | Block
-              | OptIn | OptOut | TemplateRegister)
 
 
 class Engine:
@@ -100,12 +98,15 @@ class Engine:
         self._biz = self.lane.biz if self.lane is not None else None
 
     # -- the path -----------------------------------------------------------------------------------
-    def handle(self, ev: InputEvent, line: int) -> list[Decision]:
-        """Apply one event (at input position ``line``) and return the decisions it causes
-        (most events cause none).
+    def handle(self, ev: InputEvent, line: int) -> Sequence[Decision]:
+        """Apply one event (at input position ``line``) and return the decisions it causes,
+        in order: a new list, or (for most events) an empty tuple, which costs nothing.
 
         A message with neither or both of ``recipient`` and ``group`` raises
         :class:`~bulkguard.events.EventError` and changes nothing."""
+        # One branch per type of the closed union: a new event type without a branch
+        # fails in mypy (``assert_never``). A chain of type tests, not a dict of bound
+        # methods: compiled, these are direct calls.
         w = self.world
         if isinstance(ev, _MESSAGE):
             self._message(line, ev)   # counts it and moves the clock itself, once it is valid
@@ -114,7 +115,24 @@ class Engine:
             ts = ev.ts
             if ts > w.now:
                 w.now = ts
-            self._other(line, ev)
+            if isinstance(ev, ContactAdd):
+                w.on_contact_add(ev)
+            elif isinstance(ev, Register):
+                self._register(line, ev)
+            elif isinstance(ev, Block):
+                self._block(line, ev)
+            elif isinstance(ev, Report):
+                self._report(line, ev)
+            elif isinstance(ev, GroupJoin):
+                self._group_join(line, ev)
+            elif isinstance(ev, ContactSync):
+                self.rescore(w.on_contact_sync(ev), line, ts)
+            elif isinstance(ev, GroupCreate):
+                self.rescore(w.on_group_create(ev), line, ts)
+            elif isinstance(ev, (OptIn, OptOut, TemplateRegister)):
+                self._policy_event(line, ev)
+            else:
+                assert_never(ev)
         if w.now - w.last_sweep >= SWEEP_EVERY:
             if w.last_sweep == 0.0:
                 w.last_sweep = w.now
@@ -124,30 +142,7 @@ class Engine:
         if out:
             self._out = []
             return out
-        return []
-
-    def _other(self, line: int, ev: OtherEvent) -> None:
-        """Every event but a message: one branch per type of the closed union, so that a
-        new event type without a branch fails in mypy (``assert_never``)."""
-        # a chain of type tests, not a dict of bound methods: compiled, these are direct calls
-        if isinstance(ev, ContactAdd):
-            self.world.on_contact_add(ev)
-        elif isinstance(ev, Register):
-            self._register(line, ev)
-        elif isinstance(ev, Block):
-            self._block(line, ev)
-        elif isinstance(ev, Report):
-            self._report(line, ev)
-        elif isinstance(ev, GroupJoin):
-            self._group_join(line, ev)
-        elif isinstance(ev, ContactSync):
-            self.rescore(self.world.on_contact_sync(ev), line, ev.ts)
-        elif isinstance(ev, GroupCreate):
-            self.rescore(self.world.on_group_create(ev), line, ev.ts)
-        elif isinstance(ev, (OptIn, OptOut, TemplateRegister)):
-            self._policy_event(line, ev)
-        else:
-            assert_never(ev)
+        return _NO_DECISIONS
 
     def _message(self, line: int, ev: Message) -> None:
         # Every field in one C call: from compiled code each attribute read of a msgspec

@@ -16,7 +16,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, TypedDict, runtime_checkable
 
 from bulkguard.events import AnyEvent, Decision, Event, Message
@@ -92,7 +92,7 @@ class StateSnapshot(TypedDict):
 class DecisionSink(Protocol):
     """Where decisions go: a JSON Lines file, a list in memory, later a database."""
 
-    def write_many(self, decisions: list[Decision]) -> None: ...
+    def write_many(self, decisions: Sequence[Decision]) -> None: ...
 
     def position(self) -> int:
         """How much is durably written (bytes of a file, rows of a table): a checkpoint

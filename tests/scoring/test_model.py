@@ -171,7 +171,7 @@ def test_engine_uses_model_reasons(model: Model) -> None:
     parts = load_components(None)
     assert parts["model"] is model
     eng = Engine(model=model)
-    out = eng.handle(Register(ts=0.0, account="x", ip="192.0.2.1"), 1)
+    out = list(eng.handle(Register(ts=0.0, account="x", ip="192.0.2.1"), 1))
     out += eng.handle(ContactSync(ts=1.0, account="x", numbers=20000, matched=200), 2)
     for i in range(30):
         out += eng.handle(Message(ts=2.0 + i, sender="x", recipient=f"s{i}", digest="ab12",

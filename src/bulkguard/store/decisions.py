@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,7 +26,7 @@ class MemorySink:
     def __init__(self) -> None:
         self.decisions: list[Decision] = []
 
-    def write_many(self, decisions: list[Decision]) -> None:
+    def write_many(self, decisions: Sequence[Decision]) -> None:
         self.decisions.extend(decisions)
 
     def position(self) -> int:
@@ -57,7 +58,7 @@ class JsonlSink:
             self._f.seek(resume_at)
             self._pos = resume_at
 
-    def write_many(self, decisions: list[Decision]) -> None:
+    def write_many(self, decisions: Sequence[Decision]) -> None:
         enc = self._enc.encode_into
         buf = self._buf
         for d in decisions:
