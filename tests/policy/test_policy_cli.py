@@ -60,3 +60,30 @@ def test_status_skips_bad_lines_and_reports_paused(tmp_path, capsys):
 def test_status_missing_file(tmp_path, capsys):
     assert main(["business", "status", "b", "--events", str(tmp_path / "nope")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_status_refusals_are_the_engines(tmp_path, capsys):
+    """``business status`` and ``bulkguard replay`` route messages through one path: the
+    refusals it counts are the reject decisions replay writes, ACCOUNT_SUSPENDED included."""
+    import json
+    from collections import Counter
+
+    from bulkguard.ingest.replay import replay
+    from bulkguard.policy.cli import replay as status_replay
+    from bulkguard.sim import simulate
+
+    simulate(tmp_path / "scn", seed=3, accounts=300, days=0.5)
+    events = tmp_path / "scn" / "events.jsonl"
+    replay(str(events), str(tmp_path / "d.jsonl"))
+    written: Counter = Counter()
+    for line in (tmp_path / "d.jsonl").read_bytes().splitlines():
+        d = json.loads(line)
+        if d["action"] == "reject":
+            written[(d["account"], d["reasons"][0])] += 1
+    lane, _, _, refusals = status_replay(events)
+    assert refusals == written
+    assert {code for _, code in written} >= {"ACCOUNT_SUSPENDED"}
+    shop = next(a for a, _ in written if lane.is_business(a))
+    assert main(["business", "status", shop, "--events", str(events)]) == 0
+    mine = sum(n for (a, _), n in written.items() if a == shop)
+    assert f"refusals: {mine} (" in capsys.readouterr().out
