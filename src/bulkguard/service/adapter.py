@@ -19,7 +19,7 @@ from bulkguard import __version__
 from bulkguard.engine import MAX_REASONS, Engine
 from bulkguard.events import (
     AnyEvent, Block, ContactAdd, ContactSync, Decision, Event, EventError, GroupCreate, GroupJoin,
-    Message, OptIn, OptOut, Register, Report, TemplateRegister, Ts, _explain, target_error,
+    Message, OptIn, OptOut, Register, Report, TemplateRegister, Ts, explain_error, target_error,
 )
 from bulkguard.policy import business as biz_policy
 from bulkguard.policy.business import BusinessLane
@@ -27,6 +27,7 @@ from bulkguard.policy.forwarding import FORWARD_LIMIT, ForwardLimiter
 from bulkguard.signals import NAMES, vector
 from bulkguard.state.account import BAN, CHALLENGE, LEVEL_NAMES, NONE, SUSPEND, THROTTLE
 from bulkguard.store.db import Versions
+from bulkguard.types import StateSnapshot
 
 #: Snapshot compatibility: the package version and the layout of the engine state.
 STATE_FORMAT = 2
@@ -35,7 +36,7 @@ ENGINE_VERSION = f"bulkguard-{__version__}/state-{STATE_FORMAT}"
 ReviewAction = Literal["ban", "suspend", "reinstate", "allow"]
 
 
-class ReviewerAction(Event, tag="reviewer_action"):
+class ReviewerAction(Event, tag="reviewer_action", frozen=True):
     """A reviewer's decision on an account (optional contract event)."""
 
     account: str
@@ -44,12 +45,12 @@ class ReviewerAction(Event, tag="reviewer_action"):
     note: Optional[str] = None
 
 
-class AppealGranted(Event, tag="appeal_granted"):
+class AppealGranted(Event, tag="appeal_granted", frozen=True):
     account: str
     note: Optional[str] = None
 
 
-class ChallengePassed(Event, tag="challenge_passed"):
+class ChallengePassed(Event, tag="challenge_passed", frozen=True):
     account: str
 
 
@@ -68,7 +69,7 @@ def decode_event(raw: bytes) -> ServiceEvent:
         if not raw.isascii():
             raw.decode("utf-8")
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as err:
-        raise EventError(_explain(err, raw)) from None
+        raise EventError(explain_error(err, raw)) from None
     except RecursionError:   # JSON nested deeper than the decoder goes, even in an ignored field
         raise EventError("JSON nested too deep") from None
     why = target_error(ev)
@@ -112,19 +113,20 @@ class EngineAdapter:
         t = type(ev)
         if t is ReviewerAction or t is AppealGranted or t is ChallengePassed:
             self._move_clock(ev.ts)
+            out: list[Decision] = []
+            d: Decision | None = None
             if t is ReviewerAction:
-                self._review(line, ev)  # type: ignore[arg-type]
+                d = self._review(line, ev)  # type: ignore[arg-type]
             elif t is AppealGranted:
-                eng.reinstate(ev.account, line, ev.ts, "APPEAL_GRANTED")  # type: ignore[union-attr]
+                d = eng.reinstate(ev.account, line, ev.ts, "APPEAL_GRANTED")  # type: ignore[union-attr]
             else:
                 a = eng.world.accounts.get(ev.account)  # type: ignore[union-attr]
                 if a is not None and a.level == CHALLENGE:
-                    eng.reinstate(ev.account, line, ev.ts, "CHALLENGE_PASSED")  # type: ignore[union-attr]
-        else:
-            eng.handle(line, ev)
-        out = list(eng.out)
-        eng.out.clear()
-        return out
+                    d = eng.reinstate(ev.account, line, ev.ts, "CHALLENGE_PASSED")  # type: ignore[union-attr]
+            if d is not None:
+                out.append(d)
+            return out
+        return list(eng.handle(ev, line))  # type: ignore[arg-type]
 
     def _move_clock(self, ts: float) -> None:
         w = self.engine.world
@@ -132,25 +134,25 @@ class EngineAdapter:
         if ts > w.now:
             w.now = ts
 
-    def _review(self, line: int, ev: ReviewerAction) -> None:
+    def _review(self, line: int, ev: ReviewerAction) -> Decision | None:
         eng = self.engine
         code = "REVIEWER_" + ev.action.upper()
         if ev.action in ("reinstate", "allow"):
-            eng.reinstate(ev.account, line, ev.ts, code)
-            return
+            return eng.reinstate(ev.account, line, ev.ts, code)
         a = eng.world.account(ev.account)
-        level = BAN if ev.action == "ban" else SUSPEND
+        action: Literal["ban", "suspend"] = "ban" if ev.action == "ban" else "suspend"
+        level = BAN if action == "ban" else SUSPEND
         if a.level == level:
-            return
+            return None
         a.level = level
         a.reasons = (code,)
-        eng.out.append(Decision(line, ev.ts, ev.account, ev.action, round(a.score, 4), [code]))
+        return Decision(line, ev.ts, ev.account, action, round(a.score, 4), [code])
 
     # -- state -------------------------------------------------------------------------------------
-    def state(self) -> dict:
+    def state(self) -> StateSnapshot:
         return self.engine.snapshot()
 
-    def restore(self, state: dict) -> None:
+    def restore(self, state: StateSnapshot) -> None:
         self.engine.restore(state)
 
     @property
@@ -159,7 +161,7 @@ class EngineAdapter:
 
     def is_business(self, account: str) -> bool:
         lane = self.engine.lane
-        return lane is not None and lane.is_business(account)
+        return isinstance(lane, BusinessLane) and lane.is_business(account)
 
     def reason_text(self, code: str) -> str:
         return self._explain.get(code) or REASON_TEXT.get(code) or ""
@@ -202,10 +204,11 @@ class EngineAdapter:
             return Verdict("refuse", ["CHALLENGE_REQUIRED", *held], score, "challenge")
         code = None
         lane = eng.lane
-        if lane is not None and (ev.template is not None or lane.is_business(ev.sender)
-                                 or lane.is_business(ev.recipient)):
+        if isinstance(lane, BusinessLane) and (ev.template is not None
+                                               or lane.is_business(ev.sender)
+                                               or lane.is_business(ev.recipient)):
             code = preview_lane(lane, ev, now)
-        if code is None and ev.forwarded and eng.forward is not None:
+        if code is None and ev.forwarded and isinstance(eng.forward, ForwardLimiter):
             code = preview_forward(eng.forward, ev, now)
         if code is not None:
             return Verdict("refuse", [code, *held], score, LEVEL_NAMES[level])

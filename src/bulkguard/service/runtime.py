@@ -244,8 +244,8 @@ class Runtime:
         self.metrics.decisions.labels(d.action, d.reasons[0] if d.reasons else "").inc()
         if d.action in RESTRICTIONS:
             explain = {c: self.adapter.reason_text(c) for c in d.reasons}
-            note = ev.note if reviewer else None   # type: ignore[union-attr]
-            until = ev.until if reviewer else None  # type: ignore[union-attr]
+            note = ev.note if isinstance(ev, ReviewerAction) else None
+            until = ev.until if isinstance(ev, ReviewerAction) else None
             puid = f"bg-{self.instance[:12]}-{d.line}-{secrets.token_hex(4)}"
             body = statement(d.action, d.ts, list(d.reasons), puid, explain=explain,
                              automated=not reviewer, business=self.adapter.is_business(d.account),

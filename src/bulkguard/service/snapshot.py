@@ -22,6 +22,9 @@ import pickle
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
+
+from bulkguard.types import StateSnapshot
 
 MAGIC = b"BULKGUARD-SNAPSHOT 1\n"
 NAME = "engine.snapshot"
@@ -37,7 +40,7 @@ class Snapshot:
     seq: int                 # every event up to this line is in the state
     engine_version: str
     database: str            # instance id of the database the events are in
-    state: dict
+    state: StateSnapshot
 
 
 def _key(data_dir: Path) -> bytes:
@@ -126,4 +129,4 @@ def read(data_dir: str | os.PathLike[str], engine_version: str, database: str) -
     state = pickle.loads(payload)  # authenticated above: written by this service
     if not isinstance(state, dict):
         raise SnapshotError(f"{path}: snapshot payload is not an engine state")
-    return Snapshot(seq, version, db, state)
+    return Snapshot(seq, version, db, cast("StateSnapshot", state))
