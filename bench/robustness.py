@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from bulkguard.eval.metrics import Metrics, evaluate, pool  # noqa: E402
 from bulkguard.eval.report import VariantResult, robustness_markdown, write_report  # noqa: E402
-from bulkguard.ingest.replay import build_engine, replay  # noqa: E402
+from bulkguard.components import build_engine  # noqa: E402
+from bulkguard.ingest.replay import replay  # noqa: E402
 from bulkguard.sim import HELD_OUT, simulate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

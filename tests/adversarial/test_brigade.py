@@ -18,8 +18,8 @@ def test_fifty_partners_answered_once_do_not_stop_an_established_victim(tmp_path
 def _partner_reports(sequence: list[tuple[str, str]]) -> int:
     eng = Engine()
     for i, (s, r) in enumerate(sequence):
-        eng.handle(i + 1, Message(ts=attacks.T0 + i * 60, sender=s, recipient=r))
-    eng.handle(99, Report(ts=attacks.T0 + 3600, reporter="rep", reported="tgt"))
+        eng.handle(Message(ts=attacks.T0 + i * 60, sender=s, recipient=r), i + 1)
+    eng.handle(Report(ts=attacks.T0 + 3600, reporter="rep", reported="tgt"), 99)
     return eng.world.accounts["tgt"].reports_partner
 
 
@@ -37,7 +37,7 @@ def test_spam_recipients_still_count():
     """Five people the spammer wrote to cold report it: partner reports, as before."""
     eng = Engine()
     for i in range(5):
-        eng.handle(i + 1, Message(ts=attacks.T0 + i, sender="spammer", recipient=f"r{i}"))
+        eng.handle(Message(ts=attacks.T0 + i, sender="spammer", recipient=f"r{i}"), i + 1)
     for i in range(5):
-        eng.handle(10 + i, Report(ts=attacks.T0 + 100 + i, reporter=f"r{i}", reported="spammer"))
+        eng.handle(Report(ts=attacks.T0 + 100 + i, reporter=f"r{i}", reported="spammer"), 10 + i)
     assert eng.world.accounts["spammer"].reports_partner == 5

@@ -34,7 +34,7 @@ def test_contact_add_by_the_recipient_still_counts():
     from bulkguard.events import ContactAdd, Message
     eng = Engine()
     for k in range(30):
-        eng.handle(1, ContactAdd(ts=attacks.T0, account=f"fan{k}", contact="club"))
+        eng.handle(ContactAdd(ts=attacks.T0, account=f"fan{k}", contact="club"), 1)
     for k in range(30):
-        eng.handle(2, Message(ts=attacks.T0 + 10 + k * 5, sender="club", recipient=f"fan{k}"))
+        eng.handle(Message(ts=attacks.T0 + 10 + k * 5, sender="club", recipient=f"fan{k}"), 2)
     assert eng.world.accounts["club"].n_nc == 0

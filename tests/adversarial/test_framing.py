@@ -9,7 +9,7 @@ import random
 import pytest
 
 from bulkguard.engine import Engine
-from bulkguard.events import Message, Register
+from bulkguard.events import Decision, Message, Register
 from bulkguard.sim import attacks
 from bulkguard.state.world import World
 
@@ -26,10 +26,12 @@ def test_fifty_throwaways_do_not_stop_an_established_victim(tmp_path, kind, devi
     assert sum(a in out for a in who["attackers"]) >= 45
 
 
-def _farm(eng: Engine, t: float, n: int, prefix: str) -> None:
+def _farm(eng: Engine, t: float, n: int, prefix: str) -> list[Decision]:
+    out: list[Decision] = []
     for i in range(n):
-        eng.handle(1, Register(ts=t + i, account=f"{prefix}{i}", ip="192.0.2.50",
-                               phone=f"+4915190000{i:03d}", device="farm-dev"))
+        out += eng.handle(Register(ts=t + i, account=f"{prefix}{i}", ip="192.0.2.50",
+                               phone=f"+4915190000{i:03d}", device="farm-dev"), 1)
+    return out
 
 
 def test_siblings_registered_together_are_still_raised():
@@ -37,16 +39,16 @@ def test_siblings_registered_together_are_still_raised():
     registered with a farm is raised when its siblings are stopped."""
     eng = Engine()
     t = attacks.T0
-    _farm(eng, t, 6, "f")
+    out = _farm(eng, t, 6, "f")
     rng = random.Random(1)
     for i in range(1, 6):   # five of the six blast strangers and are stopped
         for k in range(25):
-            eng.handle(2, Message(ts=t + 60 + i * 40 + k, sender=f"f{i}", recipient=f"x{i}-{k}",
-                                  digest=f"{rng.getrandbits(64):016x}", typing_ms=0))
-    stops = {d.account for d in eng.out if d.action in ("challenge", "suspend", "ban")}
+            out += eng.handle(Message(ts=t + 60 + i * 40 + k, sender=f"f{i}", recipient=f"x{i}-{k}",
+                                  digest=f"{rng.getrandbits(64):016x}", typing_ms=0), 2)
+    stops = {d.account for d in out if d.action in ("challenge", "suspend", "ban")}
     assert {"f1", "f2", "f3", "f4", "f5"} <= stops
     assert "f0" in stops   # never sent anything: stopped as a sibling
-    f0 = [d for d in eng.out if d.account == "f0" and d.action in ("challenge", "suspend", "ban")]
+    f0 = [d for d in out if d.account == "f0" and d.action in ("challenge", "suspend", "ban")]
     assert "FARM_SIBLINGS_STOPPED" in f0[0].reasons or "FARM_SIBLING_STOPPED" in f0[0].reasons
 
 
@@ -78,9 +80,9 @@ def test_established_accounts_are_exempt_but_a_farm_talking_to_itself_is_not():
     w = eng.world
     # f0 chats both ways with three people from outside the cluster; f1 with three siblings
     for k, p in enumerate(["p0", "p1", "p2"]):
-        eng.handle(2, Message(ts=t + 100 + k, sender=p, recipient="f0"))
-        eng.handle(2, Message(ts=t + 110 + k, sender="f0", recipient=p))
+        eng.handle(Message(ts=t + 100 + k, sender=p, recipient="f0"), 2)
+        eng.handle(Message(ts=t + 110 + k, sender="f0", recipient=p), 2)
     for k, p in enumerate(["f2", "f3", "f0"]):
-        eng.handle(2, Message(ts=t + 200 + k, sender=p, recipient="f1"))
-        eng.handle(2, Message(ts=t + 210 + k, sender="f1", recipient=p))
+        eng.handle(Message(ts=t + 200 + k, sender=p, recipient="f1"), 2)
+        eng.handle(Message(ts=t + 210 + k, sender="f1", recipient=p), 2)
     assert w.established(w.accounts["f0"]) and not w.established(w.accounts["f1"])
