@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.synapse, NEED_EXTRA]
 def protected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     """A fresh homeserver with the default engine (rules + model, as `replay` and `serve` use),
     after the whole scenario ran on it."""
-    from bulkguard.ingest.replay import build_engine
+    from bulkguard.components import build_engine
     from bulkguard.integrations.synapse import scenario as sc
     from bulkguard.integrations.synapse.testbed import testbed
 

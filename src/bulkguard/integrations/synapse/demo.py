@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bulkguard.ingest.replay import build_engine
+from bulkguard.components import build_engine
 from bulkguard.integrations.synapse import scenario as sc
 from bulkguard.integrations.synapse.testbed import testbed
 

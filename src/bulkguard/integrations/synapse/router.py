@@ -88,9 +88,7 @@ class LocalGate:
             for ev in events:
                 self.line += 1
                 self.events.append(ev)
-                before = len(eng.out)
-                eng.handle(self.line, ev)
-                out.extend(eng.out[before:])
+                out.extend(eng.handle(ev, self.line))
             self.decisions.extend(out)
         self._tell(out)
         return out
