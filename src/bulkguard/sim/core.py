@@ -16,7 +16,7 @@ generation fast and the output byte-for-byte deterministic.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -141,24 +141,29 @@ class EventBuffer:
                     out.add(y.group(1))
         return out
 
-    def unselect_old_contacts(self, keep: np.ndarray, fresh: set[str]) -> None:
-        """Clear ``keep`` (in place) for ``contact_add`` events between two accounts that are
-        not in ``fresh`` (accounts created inside the window)."""
+    def unselect(self, keep: np.ndarray, typ: str, drop: Callable[[str], bool]) -> None:
+        """Clear ``keep`` (in place) for the events of type ``typ`` whose JSON tail
+        ``drop`` accepts."""
         _, ty = self.arrays()
         rest = self._rest
-        for i in np.flatnonzero(keep & (ty == _TYPE_INDEX["contact_add"])).tolist():
-            m = _CONTACT_ADD.match(rest[i])
-            if m is not None and m.group(1) not in fresh and m.group(2) not in fresh:
+        for i in np.flatnonzero(keep & (ty == _TYPE_INDEX[typ])).tolist():
+            if drop(rest[i]):
                 keep[i] = False
 
+    def unselect_old_contacts(self, keep: np.ndarray, fresh: set[str]) -> None:
+        """Clear ``keep`` for ``contact_add`` events between two accounts that are not in
+        ``fresh`` (accounts created inside the window)."""
+        def old(rest: str) -> bool:
+            m = _CONTACT_ADD.match(rest)
+            return m is not None and m.group(1) not in fresh and m.group(2) not in fresh
+        self.unselect(keep, "contact_add", old)
+
     def unselect_registers(self, keep: np.ndarray, accounts: set[str]) -> None:
-        """Clear ``keep`` (in place) for the ``register`` events of ``accounts``."""
-        _, ty = self.arrays()
-        rest = self._rest
-        for i in np.flatnonzero(keep & (ty == _TYPE_INDEX["register"])).tolist():
-            m = _FIRST_FIELD.match(rest[i])
-            if m is not None and m.group(2) in accounts:
-                keep[i] = False
+        """Clear ``keep`` for the ``register`` events of ``accounts``."""
+        def theirs(rest: str) -> bool:
+            m = _FIRST_FIELD.match(rest)
+            return m is not None and m.group(2) in accounts
+        self.unselect(keep, "register", theirs)
 
     def render(self, t_min: float | None = None, t_max: float | None = None,
                filt: StreamFilter | None = None, keep: np.ndarray | None = None) -> list[str]:
