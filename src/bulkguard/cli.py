@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--checkpoint-every", type=int, default=500_000, metavar="N",
                    help="events between checkpoints with --state (default 500000)")
     r.add_argument("--scores", help="also write each account's highest score (JSONL) here")
+    r.add_argument("--window", type=float, default=60.0, metavar="S",
+                   help="reorder window: events up to S seconds late are applied in ts order "
+                        "(0..3600, default 60; see docs/time.md)")
+    r.add_argument("--max-ahead", type=float, default=3600.0, metavar="S",
+                   help="an event more than S seconds ahead of the stream's time is held until "
+                        "later events confirm it, else dead-lettered (default 3600)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(run=_lazy("bulkguard.ingest.replay:run"))
 

@@ -17,11 +17,12 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol, TypedDict, runtime_checkable
+from typing import TYPE_CHECKING, NotRequired, Protocol, TypedDict, runtime_checkable
 
 from bulkguard.events import AnyEvent, Decision, Event, Message
 
 if TYPE_CHECKING:  # the state's classes, for annotations only (no import cycle at run time)
+    from bulkguard.ingest.reorder import ReorderState
     from bulkguard.state.world import World
 
 #: The closed union of contract event types (``events.AnyEvent``; one name for the seams).
@@ -86,6 +87,7 @@ class StateSnapshot(TypedDict):
     events: int
     lane: LanePolicy | None
     forward: ForwardPolicy | None
+    reorder: NotRequired[ReorderState]   # events a reorder stage held (replay adds it)
 
 
 @runtime_checkable

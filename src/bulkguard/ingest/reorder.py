@@ -41,7 +41,15 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import Final, Generic, TypeVar
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
+
+from bulkguard.events import Message, target_error
+
+if TYPE_CHECKING:
+    from bulkguard.ingest.sources import LineSource
+    from bulkguard.types import InputEvent
 
 E = TypeVar("E")
 
@@ -52,6 +60,7 @@ DEFAULT_CONFIRM: Final = 8          # consecutive far-ahead events that confirm 
 UNIT_SLACK: Final = 86_400.0        # ts / 1000 within a day of stream time: a ts in milliseconds
 UNITS: Final = ((1e3, "milliseconds"), (1e6, "microseconds"), (1e9, "nanoseconds"))
 NEG_INF: Final = -math.inf
+_MESSAGE: Final = Message
 
 
 class Reorder(Generic[E]):
@@ -199,7 +208,7 @@ class Reorder(Generic[E]):
         self.too_far += 1
         ts = e[0]
         self.dead.append((ts, e[1], e[2], e[3],
-                          f"ts too far ahead of the stream: {ts:g} is {ts - self.clock:g} s ahead "
+                          f"ts too far ahead of the stream: {ts:.15g} is {ts - self.clock:.15g} s ahead "
                           f"of the stream time {self.clock:.0f} (limit {self.max_ahead:g} s; {why})"))
 
     def _unit(self, ts: float) -> str:
@@ -210,7 +219,7 @@ class Reorder(Generic[E]):
         slack = max(self.max_ahead, UNIT_SLACK)
         for mult, unit in UNITS:
             if abs(ts / mult - c) <= slack:
-                return (f"ts too far ahead of the stream: {ts:g} looks like {unit} "
+                return (f"ts too far ahead of the stream: {ts:.15g} looks like {unit} "
                         f"(ts / {mult:g} = {ts / mult:.0f} is near the stream time {c:.0f}; "
                         "ts is in seconds)")
         return ""
@@ -234,3 +243,106 @@ class Reorder(Generic[E]):
         """One line for the replay summary."""
         return (f"reorder window {self.window:g} s: {self.late} late events, "
                 f"{self.too_far} too far ahead")
+
+
+class ReorderedSource:
+    """An event source in front of a :class:`~bulkguard.ingest.sources.LineSource`: the
+    same events, clock-checked and in ``ts`` order (the ``EventSource`` protocol).
+
+    Events the stage refuses (too far ahead) go to the inner source's dead letters, raw
+    line and all. ``consumed`` is the last input line taken from the inner source: a
+    checkpoint taken between two events yielded here records it with ``state()``, the
+    events still held. ``on_end`` is called once the input is exhausted, before the window
+    is emptied (``replay`` writes its last checkpoint there, so that a run resumed after
+    more input was appended goes on as one run would have).
+
+    >>> from bulkguard.ingest.sources import LineSource, MemoryDeadLetters
+    >>> lines = [b'{"type":"block","ts":%d,"blocker":"b","blocked":"a"}' % t
+    ...          for t in (1_700_000_100, 1_700_000_095, 1_700_000_101, 1_700_000_102_000,
+    ...                    1_700_000_104)]
+    >>> dead = MemoryDeadLetters()
+    >>> src = ReorderedSource(LineSource(lines, dead), Reorder(window=60.0))
+    >>> [(n, ev.ts - 1_700_000_000) for n, ev in src]
+    [(2, 95.0), (1, 100.0), (3, 101.0), (5, 104.0)]
+    >>> [(n, reason[:69]) for n, _, reason in dead.letters]
+    [(4, 'ts too far ahead of the stream: 1700000102000 looks like milliseconds')]
+    """
+
+    def __init__(self, inner: LineSource, stage: Reorder[InputEvent],
+                 on_end: Callable[[], None] | None = None,
+                 state: ReorderState | None = None) -> None:
+        self.inner = inner
+        self.stage = stage
+        self.on_end = on_end
+        self.consumed = inner.start
+        self.ended = False
+        self.pending: deque[tuple[float, int, InputEvent, bytes]] = deque()
+        self._raw = b""
+        if state is not None:
+            self.stage = state.stage
+            self.pending.extend(state.pending)
+
+    def state(self) -> ReorderState:
+        """What a checkpoint keeps: the stage and the events released but not yet yielded."""
+        return ReorderState(self.stage, list(self.pending))
+
+    def __iter__(self) -> Iterator[tuple[int, InputEvent]]:
+        stage = self.stage
+        inner = self.inner
+        pending = self.pending
+        while pending:   # released before a checkpoint, not yet applied
+            e = pending.popleft()
+            self._raw = e[3]
+            yield e[1], e[2]
+        for n, ev in inner:
+            if type(ev) is _MESSAGE and (ev.recipient is None) is (ev.group is None):
+                # refused now, in line order, rather than when the window releases it
+                inner.dead_letter(n, inner.last_raw, target_error(ev) or "")
+                continue
+            stage.push(n, ev.ts, ev, inner.last_raw)
+            self.consumed = n
+            if stage.dead:
+                self._dead()
+            if stage.ready:
+                pending.extend(stage.ready)
+                stage.ready.clear()
+                while pending:
+                    e = pending.popleft()
+                    self._raw = e[3]
+                    yield e[1], e[2]
+        if self.on_end is not None:
+            self.on_end()
+        self.ended = True
+        stage.flush()
+        self._dead()
+        pending.extend(stage.ready)
+        stage.ready.clear()
+        while pending:
+            e = pending.popleft()
+            self._raw = e[3]
+            yield e[1], e[2]
+
+    def _dead(self) -> None:
+        dead = self.stage.dead
+        for d in dead:
+            raw = d[3]
+            self.inner.dead_letter(d[1], raw[:-1] if raw.endswith(b"\n") else raw, d[4])
+        dead.clear()
+
+    def reject(self, line: int, reason: str) -> None:
+        """Dead-letter the event last yielded (``line``): the engine refused it."""
+        self.inner.dead_letter(line, self._raw, reason)
+
+
+class ReorderState:
+    """A reorder stage's part of a checkpoint (plain picklable objects)."""
+
+    __slots__ = ("stage", "pending")
+
+    def __init__(self, stage: Reorder[InputEvent],
+                 pending: list[tuple[float, int, InputEvent, bytes]]) -> None:
+        self.stage = stage
+        self.pending = pending
+
+    def __reduce__(self) -> tuple[type, tuple[Reorder[InputEvent], list[tuple[float, int, InputEvent, bytes]]]]:
+        return ReorderState, (self.stage, self.pending)

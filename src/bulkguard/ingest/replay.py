@@ -5,9 +5,13 @@ A short composition of separate pieces: a :class:`~bulkguard.ingest.sources.File
 :class:`~bulkguard.store.decisions.JsonlSink` and a checkpoint store
 (:mod:`bulkguard.store.checkpoint`), run by :func:`~bulkguard.ingest.pump.pump`.
 
-Resumable: with ``--state DIR`` the run checkpoints the engine, the input line and
-the byte offsets of both output files every N events (atomically, after an fsync of
-the outputs). A run killed at any moment and started again with the same arguments
+Between the source and the engine sits the stream clock and reorder window
+(:mod:`bulkguard.ingest.reorder`, docs/time.md): events up to ``window`` seconds late are
+applied in ``ts`` order, an event too far ahead of the stream is dead-lettered.
+
+Resumable: with ``--state DIR`` the run checkpoints the engine, the events the reorder
+window holds, the input line and the byte offsets of both output files every N events
+(atomically, after an fsync of the outputs). A run killed at any moment and started again with the same arguments
 truncates its outputs to the last checkpoint, skips the input lines it had done and
 goes on, so the decisions file ends identical to an uninterrupted run's.
 """
@@ -28,6 +32,7 @@ from bulkguard.components import build_engine
 from bulkguard.engine import Engine
 from bulkguard.events import DeadLetters, ReadStats
 from bulkguard.ingest.pump import pump
+from bulkguard.ingest.reorder import DEFAULT_MAX_AHEAD, DEFAULT_WINDOW, Reorder, ReorderedSource
 from bulkguard.ingest.sources import FileSource, StrictStop
 from bulkguard.scoring.rules import RulesError
 from bulkguard.store.checkpoint import PickleCheckpoints, Position, fingerprint
@@ -44,6 +49,9 @@ class ReplayResult:
     seconds: float = 0.0
     accounts: int = 0
     resumed_from: int = 0
+    window: float = DEFAULT_WINDOW
+    late: int = 0        # events applied late (after later ones, beyond the reorder window)
+    too_far: int = 0     # events dead-lettered as too far ahead of the stream
 
     @property
     def rate(self) -> float:
@@ -63,19 +71,28 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
            rules_path: str | None = None, model_path: str | None = None,
            state_dir: str | None = None, checkpoint_every: int = 200_000,
            progress: bool = False, engine: Engine | None = None,
-           scores_path: str | None = None) -> ReplayResult:
-    """Replay ``events`` into the decisions file ``out``; see the module docstring."""
+           scores_path: str | None = None, window: float = DEFAULT_WINDOW,
+           max_ahead: float = DEFAULT_MAX_AHEAD) -> ReplayResult:
+    """Replay ``events`` into the decisions file ``out``; see the module docstring.
+
+    ``window``: seconds of event time an event may arrive late and still be applied in
+    order (0..3600); ``max_ahead``: seconds ahead of stream time beyond which an event
+    needs confirmation by the events after it (docs/time.md)."""
+    stage: Reorder = Reorder(window, max(max_ahead, window))   # validates both
     eng = engine or build_engine(rules_path, model_path)
     rejected = rejected or default_rejected(out)
     stats = ReadStats()
-    result = ReplayResult(stats)
-    store = (PickleCheckpoints(state_dir, fingerprint(events, eng.rules.digest, model_path, out))
+    result = ReplayResult(stats, window=window)
+    store = (PickleCheckpoints(state_dir, fingerprint(events, eng.rules.digest, model_path, out,
+                                                      f"window={window:g}|ahead={max_ahead:g}"))
              if state_dir else None)
     saved = store.load() if store is not None else None
     pos: Position | None = None
+    held = None
     if saved is not None:
         state, pos = saved
         eng.restore(state)
+        held = state.get("reorder")
         for k, v in pos["stats"].items():
             setattr(stats, k, v)
         result.decisions.update(pos["decisions"])
@@ -89,28 +106,44 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     sink = JsonlSink(out, resume_at=pos["out_pos"] if pos is not None else None)
     source = FileSource(events, dead, strict=strict, start=skip, stats=stats, progress=progress)
 
-    def checkpoint(line: int) -> None:
+    def save(line: int) -> None:
         assert store is not None
         sink.flush(sync=True)
         dead.flush()
         dpos = os.path.getsize(rejected) if os.path.exists(rejected) else 0
-        store.save(eng.snapshot(), Position(
+        snap = eng.snapshot()
+        snap["reorder"] = ordered.state()
+        store.save(snap, Position(
             line=line, out_pos=sink.position(), dead_pos=dpos,
             stats={"read": line, "accepted": line - stats.rejected - stats.empty,
                    "rejected": stats.rejected, "empty": stats.empty},
             decisions=dict(result.decisions)))
 
+    def checkpoint(_line: int) -> None:
+        # the input is done up to the last line the reorder stage took, not the line of the
+        # event just applied; once the input has ended the last checkpoint is written
+        if not ordered.ended:
+            save(ordered.consumed)
+
+    def at_end() -> None:
+        # before the window empties: resumed after more input, the run goes on as one
+        if store is not None:
+            save(stats.read)
+
+    ordered = ReorderedSource(source, stage, at_end, held)
     t0 = time.perf_counter()
     try:
-        pump(source, eng, sink, result.decisions, checkpoint if store is not None else None,
+        pump(ordered, eng, sink, result.decisions, checkpoint if store is not None else None,
              checkpoint_every, skip)
-        if store is not None:
-            checkpoint(stats.read)
     finally:
         result.seconds = time.perf_counter() - t0
         source.close()
         sink.close()
         dead.close()
+    # refusals after the source had ended (the engine's, the window's) are rejected too
+    stats.accepted = stats.read - stats.rejected - stats.empty
+    result.late = ordered.stage.late
+    result.too_far = ordered.stage.too_far
     result.accounts = len(eng.world.accounts)
     if scores_path:
         write_scores(eng, scores_path)
@@ -131,7 +164,9 @@ def summary(r: ReplayResult) -> str:
     resumed = f" (resumed after line {r.resumed_from})" if r.resumed_from else ""
     return (f"{r.stats.summary()}{resumed}\n"
             f"events {r.stats.accepted} in {r.seconds:.2f} s ({r.rate:,.0f} events/s), "
-            f"accounts {r.accounts}, decisions: {acts}")
+            f"accounts {r.accounts}, decisions: {acts}\n"
+            f"reorder window {r.window:g} s: {r.late} events applied late, "
+            f"{r.too_far} too far ahead of the stream (dead-lettered)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
         r = replay(args.events, args.out, rejected=args.rejected, strict=args.strict,
                    rules_path=args.rules, model_path=args.model, state_dir=args.state,
                    checkpoint_every=args.checkpoint_every, progress=progress,
-                   scores_path=args.scores)
+                   scores_path=args.scores, window=args.window, max_ahead=args.max_ahead)
     except StrictStop as stop:   # (names differ: compiled, one name has one type)
         print(f"bulkguard replay: {args.events}: {stop} (--strict)", file=sys.stderr)
         return 2

@@ -77,16 +77,17 @@ class LineSource:
         self.strict = strict
         self.start = start
         self.stats = stats if stats is not None else ReadStats()
-        self._raw = b""     # the last line yielded, for ``reject``
+        self.last_raw = b""     # the last line yielded, for ``reject`` (and a reorder stage)
 
     def __iter__(self) -> Iterator[tuple[int, InputEvent]]:
         return self._decode(self.lines, None)
 
     def reject(self, line: int, reason: str) -> None:
         """Dead-letter the last line yielded (``line``): the engine refused its event."""
-        self._bad(line, self._raw, reason)
+        self.dead_letter(line, self.last_raw, reason)
 
-    def _bad(self, line: int, raw: bytes, reason: str) -> None:
+    def dead_letter(self, line: int, raw: bytes, reason: str) -> None:
+        """Count ``raw`` (from ``line``) as rejected and dead-letter it (``strict``: raise)."""
         self.stats.rejected += 1
         if self.strict:
             raise StrictStop(line, reason)
@@ -113,11 +114,11 @@ class LineSource:
                         continue
                     bom = after_bom(raw) if n == 1 else None
                     if bom is None:
-                        self._bad(n, raw, explain_error(
+                        self.dead_letter(n, raw, explain_error(
                             err, raw[:-1] if raw.endswith(b"\n") else raw))
                         continue
                     ev = bom
-                self._raw = raw
+                self.last_raw = raw
                 yield n, ev
                 if n >= next_tick:
                     next_tick = n + PROGRESS_EVERY

@@ -40,14 +40,17 @@ from bulkguard.types import Position, StateSnapshot
 __all__ = ["CHECKPOINT", "FORMAT", "PickleCheckpoints", "Position", "fingerprint"]
 
 CHECKPOINT = "checkpoint.pkl"
-FORMAT = 3   # of checkpoints: 3 since pair records count turns and clusters keep times
+FORMAT = 4   # of checkpoints: 4 since they keep the events a reorder window holds
 
 
-def fingerprint(events: str, rules_digest: str, model: str | None, out: str) -> str:
+def fingerprint(events: str, rules_digest: str, model: str | None, out: str,
+                options: str = "") -> str:
     """Identity of a run: input (path and its first 64 KiB, so a regenerated file at the
-    same path is not mistaken for the old one; appending is fine), rules, model, output."""
+    same path is not mistaken for the old one; appending is fine), rules, model, output
+    and ``options`` (e.g. the reorder window)."""
     src = os.path.abspath(events) if events != "-" else "-"
-    h = hashlib.sha256(f"{FORMAT}|{src}|{rules_digest}|{model}|{os.path.abspath(out)}".encode())
+    h = hashlib.sha256(
+        f"{FORMAT}|{src}|{rules_digest}|{model}|{os.path.abspath(out)}|{options}".encode())
     if events != "-":
         with open_input(events) as f:
             h.update(f.read(1 << 16))
