@@ -28,6 +28,7 @@ HOT = [
     "src/bulkguard/engine.py",
     "src/bulkguard/scoring/shipped_margin.py",
     "src/bulkguard/ingest/pump.py",
+    "src/bulkguard/ingest/reorder.py",
     "src/bulkguard/ingest/sources.py",
     "src/bulkguard/policy/business.py",
     "src/bulkguard/policy/forwarding.py",

@@ -37,6 +37,7 @@ from bulkguard.ingest.sources import FileSource, StrictStop
 from bulkguard.scoring.rules import RulesError
 from bulkguard.store.checkpoint import PickleCheckpoints, Position, fingerprint
 from bulkguard.store.decisions import JsonlSink
+from bulkguard.types import InputEvent
 
 __all__ = ["ReplayResult", "StrictStop", "default_rejected", "replay", "run",
            "summary", "write_scores"]
@@ -78,7 +79,7 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     ``window``: seconds of event time an event may arrive late and still be applied in
     order (0..3600); ``max_ahead``: seconds ahead of stream time beyond which an event
     needs confirmation by the events after it (docs/time.md)."""
-    stage: Reorder = Reorder(window, max(max_ahead, window))   # validates both
+    stage: Reorder[InputEvent] = Reorder(window, max(max_ahead, window))   # validates both
     eng = engine or build_engine(rules_path, model_path)
     rejected = rejected or default_rejected(out)
     stats = ReadStats()
