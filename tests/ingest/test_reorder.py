@@ -164,3 +164,12 @@ def test_state_survives_pickle_mid_stream():
 def test_bad_settings_are_refused(kw):
     with pytest.raises(ValueError):
         Reorder(**kw)
+
+
+def test_window_zero_applies_events_as_they_come_but_checks_the_clock():
+    ts = [T0 + 5, T0 + 1, T0 + 7, T0 + 3, 1e308, T0 + 9, T0 + 8, T0 + 10, T0 + 11,
+          T0 + 12, T0 + 13, T0 + 14, T0 + 15, T0 + 16]
+    stage: Reorder[int] = Reorder(window=0.0)
+    out, dead = run(stage, ts)
+    assert out == [i for i in range(len(ts)) if i != 4]
+    assert [d[0] for d in dead] == [5] and stage.late == 3

@@ -27,7 +27,7 @@ def _post(c: TestClient, key: str, lines: list[bytes]) -> list[dict]:
 def test_restart_resumes_and_decides_as_one_run(tmp_path: Path, make_stream, every: int) -> None:
     lines = make_stream(2400, seed=5, blasters=3, bad_every=200, humans=70)
     (tmp_path / "e.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    replay(str(tmp_path / "e.jsonl"), str(tmp_path / "d.jsonl"))
+    replay(str(tmp_path / "e.jsonl"), str(tmp_path / "d.jsonl"), window=0.0)   # as the service
     want = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]
     data = tmp_path / "data"
     got: list[dict] = []
@@ -49,7 +49,7 @@ def test_restart_without_snapshot_replays_stored_events(tmp_path: Path, make_str
     """Killed before any snapshot: the stored events alone rebuild the state."""
     lines = make_stream(1200, seed=9, blasters=2, bad_every=0, humans=50)
     (tmp_path / "e.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    replay(str(tmp_path / "e.jsonl"), str(tmp_path / "d.jsonl"))
+    replay(str(tmp_path / "e.jsonl"), str(tmp_path / "d.jsonl"), window=0.0)   # as the service
     want = [json.loads(x) for x in (tmp_path / "d.jsonl").read_text().splitlines()]
     rt = make_runtime(tmp_path / "data")
     rt.resume()

@@ -16,7 +16,7 @@ more than ``max_ahead`` seconds ahead of stream time is held as a *suspect*:
 
 **A reorder window** (a watermark). Accepted events wait in a heap until stream time has
 passed their ``ts`` by ``window`` seconds, and leave in ``(ts, line)`` order: ties keep
-file order. A stream whose events arrive up to ``window`` seconds late is applied exactly
+file order. With ``window`` 0 they are not reordered: each leaves as it comes. A stream whose events arrive up to ``window`` seconds late is applied exactly
 as its sorted version would be. An event that arrives after later events were already
 released is *late*: it is released at once and counted (the engine treats it as
 happening at its clock, which never goes back).
@@ -154,6 +154,10 @@ class Reorder(Generic[E]):
             self.late += 1   # its place in the order was passed: apply it now
             self.ready.append(e)
             return
+        if self.window == 0.0:   # no reordering: applied as it comes (the clock check stays)
+            self.released = ts
+            self.ready.append(e)
+            return
         heap = self.heap
         heapq.heappush(heap, e)
         mark = self.mark
@@ -227,7 +231,10 @@ class Reorder(Generic[E]):
     def flush(self) -> None:
         """End of input: suspects still waiting are dead letters; the window empties in order."""
         for x in self.first:   # fewer than three events in all: nothing to compare them with
-            heapq.heappush(self.heap, x)
+            if self.window == 0.0:
+                self.ready.append(x)
+            else:
+                heapq.heappush(self.heap, x)
         self.first = []
         for e, _ in self.suspects:
             self._refute(e, "the input ended before later events confirmed it")
