@@ -1,6 +1,7 @@
 """The stream's clock and its reorder window: between an event source and the engine.
 
-Two jobs, both O(1) per event on the common path (a heap push and pop for the window):
+Two jobs, both O(1) per event on the common path (an event that arrives in order joins
+a queue; only one that arrives out of order goes through a heap):
 
 **A robust clock.** Stream time is the *third largest* ``ts`` accepted so far, so one
 event (or two) from a broken or hostile producer cannot move time for everyone. An event
@@ -14,7 +15,7 @@ more than ``max_ahead`` seconds ahead of stream time is held as a *suspect*:
   reason ``ts too far ahead of the stream``. So is a suspect still waiting when the
   input ends.
 
-**A reorder window** (a watermark). Accepted events wait in a heap until stream time has
+**A reorder window** (a watermark). Accepted events wait until stream time has
 passed their ``ts`` by ``window`` seconds, and leave in ``(ts, line)`` order: ties keep
 file order. With ``window`` 0 they are not reordered: each leaves as it comes. A stream whose events arrive up to ``window`` seconds late is applied exactly
 as its sorted version would be. An event that arrives after later events were already
@@ -45,6 +46,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
+import msgspec
+
 from bulkguard.events import Message, target_error
 
 if TYPE_CHECKING:
@@ -61,14 +64,15 @@ UNIT_SLACK: Final = 86_400.0        # ts / 1000 within a day of stream time: a t
 UNITS: Final = ((1e3, "milliseconds"), (1e6, "microseconds"), (1e9, "nanoseconds"))
 NEG_INF: Final = -math.inf
 _MESSAGE: Final = Message
+NO_RAW: Final = b""
 
 
 class Reorder(Generic[E]):
     """Robust clock plus reorder window; see the module docstring.
 
     After each ``push`` (and after ``flush``) the caller takes ``ready`` (entries
-    ``(ts, line, event, raw)`` in the order to apply them) and ``dead`` (entries
-    ``(ts, line, event, raw, reason)``) and clears both lists.
+    ``(ts, line, event, raw)`` in the order to apply them; ``raw`` is mostly empty) and
+    ``dead`` (entries ``(ts, line, event, raw, reason)``) and clears both lists.
     """
 
     def __init__(self, window: float = DEFAULT_WINDOW, max_ahead: float = DEFAULT_MAX_AHEAD,
@@ -85,6 +89,13 @@ class Reorder(Generic[E]):
         self.confirm = confirm
         self.ready: list[tuple[float, int, E, bytes]] = []
         self.dead: list[tuple[float, int, E, bytes, str]] = []
+        # held events: those that came in order in a queue (no sorting needed), the others
+        # in a heap; both leave in (ts, line) order
+        # (a list read from ``head`` on, cut back now and then: compiled, list operations
+        # are direct, a deque's are generic calls)
+        self.tail: list[tuple[float, int, E, bytes]] = []
+        self.head = 0
+        self.tail_ts = NEG_INF          # largest ts in the queue so far
         self.heap: list[tuple[float, int, E, bytes]] = []
         # the three largest accepted ts; stream time is the third (-inf until there are three)
         self.t1 = self.t2 = self.t3 = NEG_INF
@@ -102,19 +113,21 @@ class Reorder(Generic[E]):
 
     def __len__(self) -> int:
         """Events held (in the window or as suspects)."""
-        return len(self.heap) + len(self.suspects) + len(self.first)
+        return (len(self.tail) - self.head + len(self.heap) + len(self.suspects)
+                + len(self.first))
 
     def push(self, line: int, ts: float, ev: E, raw: bytes) -> None:
-        """Take one event (``ts`` finite, as the decoder guarantees)."""
-        e = (ts, line, ev, raw)
-        if self.clock == NEG_INF:
-            self._start(e)
-        elif ts <= self.limit:
+        """Take one event (``ts`` finite, as the decoder guarantees). ``raw`` is kept only
+        while the event may still become a dead letter (a suspect, or one of the first
+        three): the window holds many events, and their raw lines would only cost memory."""
+        if ts <= self.limit and self.clock != NEG_INF:
             if self.suspects:
                 self._in_time()
-            self._accept(e)
+            self._accept((ts, line, ev, NO_RAW))
+        elif self.clock == NEG_INF:
+            self._start((ts, line, ev, raw))
         else:
-            self._suspect(e)
+            self._suspect((ts, line, ev, raw))
 
     def _start(self, e: tuple[float, int, E, bytes]) -> None:
         """The first events: stream time starts at the median of the first three, so a
@@ -158,13 +171,36 @@ class Reorder(Generic[E]):
             self.released = ts
             self.ready.append(e)
             return
+        if ts >= self.tail_ts:
+            self.tail.append(e)
+            self.tail_ts = ts
+        else:
+            heapq.heappush(self.heap, e)
+        self._release(self.mark)
+
+    def _release(self, mark: float) -> None:
+        """Hand every held event before ``mark`` to ``ready``, in (ts, line) order."""
+        tail = self.tail
         heap = self.heap
-        heapq.heappush(heap, e)
-        mark = self.mark
-        while heap and heap[0][0] < mark:
-            x = heapq.heappop(heap)
+        ready = self.ready
+        h = self.head
+        while True:
+            if h < len(tail) and tail[h][0] < mark:
+                if heap and heap[0] < tail[h]:
+                    x = heapq.heappop(heap)
+                else:
+                    x = tail[h]
+                    h += 1
+            elif heap and heap[0][0] < mark:
+                x = heapq.heappop(heap)
+            else:
+                break
             self.released = x[0]
-            self.ready.append(x)
+            ready.append(x)
+        if h >= 4096 and h * 2 >= len(tail):
+            del tail[:h]   # amortised O(1): each event is moved at most once
+            h = 0
+        self.head = h
 
     def _suspect(self, e: tuple[float, int, E, bytes]) -> None:
         ts = e[0]
@@ -240,11 +276,7 @@ class Reorder(Generic[E]):
             self._refute(e, "the input ended before later events confirmed it")
         self.suspects = []
         self.run = 0
-        heap = self.heap
-        while heap:
-            x = heapq.heappop(heap)
-            self.released = x[0]
-            self.ready.append(x)
+        self._release(math.inf)
 
     def summary(self) -> str:
         """One line for the replay summary."""
@@ -285,6 +317,7 @@ class ReorderedSource:
         self.ended = False
         self.pending: deque[tuple[float, int, InputEvent, bytes]] = deque()
         self._raw = b""
+        self._ev: InputEvent | None = None
         if state is not None:
             self.stage = state.stage
             self.pending.extend(state.pending)
@@ -297,10 +330,8 @@ class ReorderedSource:
         stage = self.stage
         inner = self.inner
         pending = self.pending
-        while pending:   # released before a checkpoint, not yet applied
-            e = pending.popleft()
-            self._raw = e[3]
-            yield e[1], e[2]
+        if pending:   # released before the checkpoint this run resumed from
+            yield from self._drain()
         for n, ev in inner:
             if type(ev) is _MESSAGE and (ev.recipient is None) is (ev.group is None):
                 # refused now, in line order, rather than when the window releases it
@@ -310,23 +341,33 @@ class ReorderedSource:
             self.consumed = n
             if stage.dead:
                 self._dead()
-            if stage.ready:
-                pending.extend(stage.ready)
-                stage.ready.clear()
-                while pending:
-                    e = pending.popleft()
+            ready = stage.ready
+            if ready:
+                if len(ready) == 1 and not pending:   # the common case: one in, one out
+                    e = ready.pop()
                     self._raw = e[3]
+                    self._ev = e[2]
                     yield e[1], e[2]
+                else:
+                    yield from self._drain()
         if self.on_end is not None:
             self.on_end()
         self.ended = True
         stage.flush()
         self._dead()
-        pending.extend(stage.ready)
-        stage.ready.clear()
+        yield from self._drain()
+
+    def _drain(self) -> Iterator[tuple[int, InputEvent]]:
+        """Yield the released events (and any a checkpoint had left to yield)."""
+        stage = self.stage
+        if stage.ready:
+            self.pending.extend(stage.ready)
+            stage.ready.clear()
+        pending = self.pending
         while pending:
             e = pending.popleft()
             self._raw = e[3]
+            self._ev = e[2]
             yield e[1], e[2]
 
     def _dead(self) -> None:
@@ -337,8 +378,10 @@ class ReorderedSource:
         dead.clear()
 
     def reject(self, line: int, reason: str) -> None:
-        """Dead-letter the event last yielded (``line``): the engine refused it."""
-        self.inner.dead_letter(line, self._raw, reason)
+        """Dead-letter the event last yielded (``line``): the engine refused it. (Its raw
+        line is no longer kept; the event is written as JSON. Messages without exactly one
+        target, the one refusal the engine makes, never get this far.)"""
+        self.inner.dead_letter(line, self._raw or msgspec.json.encode(self._ev), reason)
 
 
 class ReorderState:
