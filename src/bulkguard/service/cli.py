@@ -46,10 +46,22 @@ def serve(args: argparse.Namespace) -> int:
     except (ConfigError, DatabaseError, SnapshotError, ValueError, OSError) as err:
         print(f"bulkguard serve: {err}", file=sys.stderr)
         return 2
-    app = create_app(rt)
+    extra = []
+    synapse = None
+    if cfg.synapse is not None:   # [synapse]: answer a Matrix homeserver (docs/synapse.md)
+        from bulkguard.integrations.synapse.service import SynapseIntegration, settings_of
+        try:
+            synapse = SynapseIntegration(rt, settings_of(cfg.synapse))
+        except (ValueError, KeyError, OSError) as err:
+            print(f"bulkguard serve: {err}", file=sys.stderr)
+            return 2
+        extra.append(synapse.router)
+    app = create_app(rt, extra_routers=extra)
     # no access log: it would carry client addresses; the service logs no personal data
     uvicorn.run(app, host=cfg.host, port=cfg.port, access_log=False, log_level="info",
                 timeout_graceful_shutdown=10)
+    if synapse is not None:
+        synapse.close()
     rt.close()
     return 0
 

@@ -21,6 +21,10 @@ snapshot_every_seconds = 300
 terms_ground = "Terms of Service, section 4: no bulk or automated messaging"
 terms_url = "https://example.invalid/terms#4"
 territorial_scope = ["DE", "FR"]
+
+[synapse]                        # optional: protect a Matrix homeserver (docs/synapse.md)
+homeserver_url = "http://127.0.0.1:8008"
+admin_token_file = "/etc/bulkguard/synapse_admin_token"
 ```
 """
 
@@ -53,6 +57,8 @@ class ServiceConfig:
     snapshot_every_events: int = 100_000
     snapshot_every_seconds: float = 300.0
     statements: StatementConfig = field(default_factory=StatementConfig)
+    # [synapse]: protect a Matrix homeserver (bulkguard.integrations.synapse.service checks it)
+    synapse: dict[str, Any] | None = None
 
 
 _INTS = {"port", "max_body_bytes", "max_batch", "max_line_bytes", "snapshot_every_events"}
@@ -70,11 +76,11 @@ def load(path: str | None, **overrides: Any) -> ServiceConfig:
             raise ConfigError(f"{p}: config file not found") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as err:
             raise ConfigError(f"{p}: not a valid TOML file: {err}") from None
-        unknown = set(doc) - {"service", "statements"}
+        unknown = set(doc) - {"service", "statements", "synapse"}
         if unknown:
             raise ConfigError(f"{p}: unknown section(s) {sorted(unknown)}")
         svc = doc.get("service", {})
-        known = {f.name for f in fields(ServiceConfig)} - {"statements"}
+        known = {f.name for f in fields(ServiceConfig)} - {"statements", "synapse"}
         values: dict[str, Any] = {}
         for k, v in svc.items():
             if k not in known:
@@ -93,5 +99,8 @@ def load(path: str | None, **overrides: Any) -> ServiceConfig:
                 raise ConfigError(f"{p}: unknown key [statements].{k}")
         if "territorial_scope" in st:
             st = {**st, "territorial_scope": tuple(st["territorial_scope"])}
-        cfg = replace(cfg, **values, statements=StatementConfig(**st))
+        syn = doc.get("synapse")
+        if syn is not None and not isinstance(syn, dict):
+            raise ConfigError(f"{p}: [synapse] must be a table")
+        cfg = replace(cfg, **values, statements=StatementConfig(**st), synapse=syn)
     return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

@@ -27,6 +27,7 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -92,6 +93,9 @@ class Runtime:
         self.snap_seq = 0
         self.snap_time = time.monotonic()
         self.ready = False
+        # told every stored decision, in order, once its batch is committed (e.g. the Synapse
+        # Admin API enforcer); a listener must not block (hand the work to a thread)
+        self.listeners: list[Callable[[Decision], None]] = []
 
     def _instance_id(self) -> str:
         v = self.db.get_meta("instance")
@@ -275,6 +279,12 @@ class Runtime:
         self.next_seq = b.next_seq
         self.metrics.line.set(self.next_seq - 1)
         self.metrics.batch.observe(len(out.results))
+        for d in out.decisions:
+            for listener in self.listeners:
+                try:
+                    listener(d)
+                except Exception:   # noqa: BLE001 - a listener never fails a stored batch
+                    log.exception("decision listener %r failed", listener)
 
     def _recover(self) -> None:
         """After a failed commit the engine is ahead of the store: rebuild it from the store."""

@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from bulkguard.components import build_engine
 from bulkguard.integrations.synapse import scenario as sc
 from bulkguard.integrations.synapse.testbed import testbed
 
@@ -30,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", type=int, default=60, help="accounts that only register")
     p.add_argument("--spammers", type=int, default=10)
     p.add_argument("--invites", type=int, default=50, help="strangers each spam account invites")
+    p.add_argument("--spam-addresses", type=int, default=2,
+                   help="addresses the spammer registers its accounts from")
     args = p.parse_args(argv)
     if args.people + args.quiet < args.invites:
         p.error("--people + --quiet must be at least --invites (the strangers are drawn from them)")
@@ -37,18 +38,19 @@ def main(argv: list[str] | None = None) -> int:
         root = args.keep or Path(tmp)
         t0 = time.monotonic()
         clock = sc.ScenarioClock(time.time() - 14 * sc.DAY)
-        with testbed(root, engine=build_engine(), clock=clock, origin_ts=False) as tb:
+        with testbed(root, service=True, clock=clock, origin_ts=False) as tb:
             print(f"homeserver {tb.url} and bulkguard up in {time.monotonic() - t0:.1f} s", flush=True)
 
             async def go() -> sc.Outcome:
                 out, _, users = await sc.run(tb, clock, seed=args.seed, n_people=args.people,
                                              n_quiet=args.quiet, n_spammers=args.spammers,
-                                             per_spammer=args.invites)
+                                             per_spammer=args.invites,
+                                             spam_addresses=args.spam_addresses)
                 await sc.close(users)
                 return out
 
             out = asyncio.run(go())
-            for d in tb.gate.decisions:
+            for d in tb.decisions:
                 print(f"  {d.action:9s} {d.account:28s} score={d.score:.2f} {' '.join(d.reasons)}")
             for account, state in out.spammer_state.items():
                 on = [k for k, v in state.items() if v]

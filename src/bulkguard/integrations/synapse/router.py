@@ -58,6 +58,18 @@ class Gate(Protocol):
 
 
 DecisionListener = Callable[[Decision], None]
+# None when the request may call the router, else why not (the 401's message)
+Authorizer = Callable[[Request], "str | None"]
+
+
+def bearer(secret: Secret) -> Authorizer:
+    """Requests must carry ``Authorization: Bearer <secret>`` (compared in constant time)."""
+    expected = ("Bearer " + secret.reveal()).encode()
+
+    def check(request: Request) -> str | None:
+        got = request.headers.get("authorization", "").encode()
+        return None if hmac.compare_digest(got, expected) else "missing or wrong antispam secret"
+    return check
 
 
 class LocalGate:
@@ -133,11 +145,12 @@ class Stats:
 
 class SynapseAntispam:
     """The antispam router and what it keeps: ``router`` to mount, ``rooms`` (the mapping's
-    book), ``stats``. ``secret`` is what Synapse sends as its Bearer token; ``clock`` gives
+    book), ``stats``. ``auth`` checks each request: a :class:`Secret` that Synapse sends as
+    its Bearer token, or any :data:`Authorizer` (the service's API keys); ``clock`` gives
     event time to callbacks that carry none (invites, joins, registrations), and to messages
     too when ``origin_ts`` is False (a scenario that runs on its own clock)."""
 
-    def __init__(self, gate: Gate, secret: Secret, *, refuse_from: Level = "suspend",
+    def __init__(self, gate: Gate, auth: Secret | Authorizer, *, refuse_from: Level = "suspend",
                  rooms: Rooms | None = None, clock: Callable[[], float] = time.time,
                  origin_ts: bool = True) -> None:
         self.origin_ts = origin_ts
@@ -146,13 +159,13 @@ class SynapseAntispam:
         self.threshold = LEVELS.index(refuse_from)
         self.clock = clock
         self.stats = Stats()
-        self._expected = ("Bearer " + secret.reveal()).encode()
+        self._auth = bearer(auth) if isinstance(auth, Secret) else auth
         self.router = self._build()
 
     async def _parse(self, request: Request, kind: type[B]) -> B | Response:
-        got = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(got, self._expected):
-            return _error(401, "M_UNAUTHORIZED", "missing or wrong antispam secret")
+        why = self._auth(request)
+        if why is not None:
+            return _error(401, "M_UNAUTHORIZED", why)
         raw = await request.body()
         try:
             return msgspec.json.decode(raw, type=kind)

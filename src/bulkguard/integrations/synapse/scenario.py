@@ -216,7 +216,7 @@ def outcome(tb: Testbed, people: list[MatrixUser], bots: list[Bot],
     tb.settle()
     person_ids = {p.user_id for p in people}
     decisions: dict[str, list[str]] = {p: [] for p in person_ids}
-    for d in tb.gate.decisions:
+    for d in tb.decisions:
         if d.account in decisions:
             decisions[d.account].append(d.action)
     state = {}
@@ -231,17 +231,19 @@ def outcome(tb: Testbed, people: list[MatrixUser], bots: list[Bot],
         invites_before_stop=stopped, invites_total={b.user.user_id: b.invites for b in bots},
         spammer_state=state, people_decisions=decisions,
         people_refused=sorted(p.user_id for p in people if p.refused),
-        audit_records=audit_records if audit_records is not None else len(tb.gate.decisions),
+        audit_records=audit_records if audit_records is not None else (
+            len(tb.audit_records()) if tb.runtime is not None else len(tb.decisions)),
         rate_limited=sum(b.user.rate_limited for b in bots))
 
 
 async def run(tb: Testbed, clock: ScenarioClock, seed: int = 7, n_people: int = 30,
-              n_quiet: int = 120, n_spammers: int = 10, per_spammer: int = 50) -> tuple[Outcome, list[Bot], list[MatrixUser]]:
+              n_quiet: int = 120, n_spammers: int = 10, per_spammer: int = 50,
+              spam_addresses: int = 2) -> tuple[Outcome, list[Bot], list[MatrixUser]]:
     """The whole scenario; the clients stay open (the caller closes them with :func:`close`)."""
     rng = random.Random(seed)
     people, quiet = await people_history(tb, clock, rng, n_people, n_quiet)
     population = [u.user_id for u in people + quiet]
-    bots = await spam_wave(tb, clock, rng, population, n_spammers, per_spammer)
+    bots = await spam_wave(tb, clock, rng, population, n_spammers, per_spammer, spam_addresses)
     return outcome(tb, people, bots), bots, people + quiet + [b.user for b in bots]
 
 

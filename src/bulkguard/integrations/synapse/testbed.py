@@ -6,6 +6,7 @@ package's module pointing at it, an admin account (registered with the shared se
 whose token the Admin API enforcer uses; and stops all of it afterwards.
 :class:`MatrixUser` drives one account with matrix-nio, each from its own address
 (``X-Forwarded-For``, which the homeserver trusts on its loopback listener).
+With ``service=True`` bulkguard runs as ``bulkguard serve`` does, with ``[synapse]`` set.
 Needs the ``synapse`` extra.
 """
 
@@ -20,22 +21,27 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+import urllib.parse
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import aiohttp
 import httpx
+import msgspec
 import uvicorn
 from fastapi import FastAPI
 from nio import AsyncClient  # type: ignore[import-untyped]
 
 from bulkguard.engine import Engine
+from bulkguard.events import Decision
 from bulkguard.integrations.synapse.admin import AdminApi, EnforcementConfig, Enforcer, Secret
 from bulkguard.integrations.synapse.homeserver import (
     Homeserver, HomeserverConfig, free_port,
 )
-from bulkguard.integrations.synapse.router import Level, LocalGate, SynapseAntispam
+from bulkguard.integrations.synapse.router import Gate, Level, LocalGate, SynapseAntispam
+from bulkguard.integrations.synapse.service import SynapseIntegration, SynapseSettings
+from bulkguard.service.runtime import Runtime
 
 PREFIX: Final = "/v1/synapse"
 CALLBACKS: Final = [   # what synapse-http-antispam 0.5 forwards that Synapse 1.163 accepts
@@ -59,10 +65,10 @@ def antispam_modules(base_url: str, secret: str) -> list[dict[str, object]]:
 class ThreadedServer:
     """uvicorn serving ``app`` on 127.0.0.1 in a daemon thread."""
 
-    def __init__(self, app: FastAPI, port: int) -> None:
+    def __init__(self, app: FastAPI, port: int, lifespan: Literal["on", "off"] = "off") -> None:
         self.port = port
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                    log_level="warning", lifespan="off"))
+                                                    log_level="warning", lifespan=lifespan))
         self.thread = threading.Thread(target=self.server.run, name="bulkguard-antispam", daemon=True)
 
     def start(self, timeout: float = 20.0) -> None:
@@ -96,10 +102,14 @@ def register_admin(base_url: str, shared_secret: str, user: str = "bulkguard-adm
 class Testbed:
     homeserver: Homeserver
     antispam: SynapseAntispam
-    gate: LocalGate
+    gate: Gate
     enforcer: Enforcer
     admin: AdminApi
     admin_user: str
+    server_url: str                          # bulkguard's HTTP server
+    decisions: list[Decision] = field(default_factory=list)   # every decision, in order
+    runtime: Runtime | None = None           # the service's, when `bulkguard serve` runs it
+    review_key: str | None = None
 
     @property
     def url(self) -> str:
@@ -113,39 +123,106 @@ class Testbed:
         """Wait until every decision so far was enforced through the Admin API."""
         self.enforcer.wait()
 
+    def level(self, account: str) -> int:
+        return self.gate.level(account)
+
+    def reinstate(self, account: str, note: str = "appeal granted") -> list[Decision]:
+        """Lift any action on ``account`` the way a reviewer does: through the service's
+        ``POST /v1/accounts/{id}/actions`` when it runs, else through the in-process engine."""
+        if self.runtime is None:
+            assert isinstance(self.gate, LocalGate)
+            d = self.gate.reinstate(account, "APPEAL_GRANTED")
+            return [d] if d is not None else []
+        r = httpx.post(f"{self.server_url}/v1/accounts/{urllib.parse.quote(account, safe='')}/actions",
+                       json={"action": "reinstate", "note": note},
+                       headers={"Authorization": f"Bearer {self.review_key}"}, timeout=30)
+        r.raise_for_status()
+        return [msgspec.convert(d, Decision) for d in r.json()["decisions"]]
+
+    def audit_records(self) -> list[dict[str, object]]:
+        """The service's audit log (every record), or [] without the service."""
+        if self.runtime is None:
+            return []
+        from sqlalchemy import select
+
+        from bulkguard.store.db import audit
+        with self.runtime.db.engine.connect() as c:
+            return [dict(r) for r in c.execute(select(audit).order_by(audit.c.seq)).mappings()]
+
+    def statements(self, account: str) -> list[dict[str, object]]:
+        """The service's statements of reasons for ``account`` (``GET .../statements``)."""
+        r = httpx.get(f"{self.server_url}/v1/accounts/{urllib.parse.quote(account, safe='')}/statements",
+                      headers={"Authorization": f"Bearer {self.review_key}"}, timeout=30)
+        r.raise_for_status()
+        out = r.json()
+        return list(out.get("statements", [])) if isinstance(out, dict) else []
+
 
 @contextmanager
-def testbed(root: Path, *, engine: Engine | None = None, refuse_from: Level = "suspend",
-            enforcement: EnforcementConfig | None = None,
+def testbed(root: Path, *, engine: Engine | None = None, service: bool = False,
+            refuse_from: Level = "suspend", enforcement: EnforcementConfig | None = None,
             clock: Callable[[], float] = time.time, origin_ts: bool = True) -> Iterator[Testbed]:
-    """Everything started under ``root`` (see the module docstring); stopped on exit."""
-    secret = secrets.token_urlsafe(24)
-    gate = LocalGate(engine)
-    antispam = SynapseAntispam(gate, Secret(secret), refuse_from=refuse_from, clock=clock,
-                               origin_ts=origin_ts)
-    app = FastAPI()
-    app.include_router(antispam.router, prefix=PREFIX)
-    server = ThreadedServer(app, free_port())
+    """Everything started under ``root`` (see the module docstring); stopped on exit.
+
+    ``service``: bulkguard runs as ``bulkguard serve`` does (the service runtime, its SQLite
+    store, audit log and statements, API keys; the router mounted through ``[synapse]``);
+    otherwise as a bare router over an in-process engine (``engine``, default rules only)."""
+    decisions: list[Decision] = []
+    runtime: Runtime | None = None
+    integration: SynapseIntegration | None = None
+    review_key: str | None = None
+    if service:
+        from bulkguard.service.app import create_app
+        from bulkguard.service.auth import create_key
+        from bulkguard.service.config import ServiceConfig
+
+        runtime = Runtime(ServiceConfig(data=str(root / "bulkguard")))
+        runtime.listeners.append(decisions.append)
+        secret = create_key(runtime.db, "ingest")[1]
+        review_key = create_key(runtime.db, "review")[1]
+        integration = SynapseIntegration(runtime, SynapseSettings(
+            prefix=PREFIX, refuse_from=refuse_from, origin_ts=origin_ts,
+            enforcement=enforcement or EnforcementConfig(), report_poll_seconds=0), clock=clock)
+        antispam = integration.antispam
+        gate: Gate = antispam.gate
+        app = create_app(runtime, extra_routers=[integration.router])
+        lifespan: Literal["on", "off"] = "on"
+    else:
+        secret = secrets.token_urlsafe(24)
+        gate = LocalGate(engine, listeners=[decisions.append])
+        antispam = SynapseAntispam(gate, Secret(secret), refuse_from=refuse_from, clock=clock,
+                                   origin_ts=origin_ts)
+        app = FastAPI()
+        app.include_router(antispam.router, prefix=PREFIX)
+        lifespan = "off"
+    server = ThreadedServer(app, free_port(), lifespan=lifespan)
     server.start()
     hs: Homeserver | None = None
     enforcer: Enforcer | None = None
     try:
         base = f"http://127.0.0.1:{server.port}{PREFIX}"
-        hs = Homeserver(HomeserverConfig(root=root, port=free_port(),
+        hs = Homeserver(HomeserverConfig(root=root / "synapse", port=free_port(),
                                          modules=antispam_modules(base, secret)))
         hs.start()
         admin_user = "bulkguard-admin"
         token = Secret(register_admin(hs.cfg.base_url, hs.cfg.registration_secret, admin_user))
         admin = AdminApi(hs.cfg.base_url, token)
-        enforcer = Enforcer(admin, enforcement)
-        gate.listeners.append(enforcer.submit)
-        yield Testbed(hs, antispam, gate, enforcer, admin, f"@{admin_user}:{hs.cfg.server_name}")
+        if integration is not None:
+            enforcer = integration.enforce_with(admin)
+        else:
+            enforcer = Enforcer(admin, enforcement)
+            assert isinstance(gate, LocalGate)
+            gate.listeners.append(enforcer.submit)
+        yield Testbed(hs, antispam, gate, enforcer, admin, f"@{admin_user}:{hs.cfg.server_name}",
+                      f"http://127.0.0.1:{server.port}", decisions, runtime, review_key)
     finally:
         if enforcer is not None:
             enforcer.close()
         if hs is not None:
             hs.stop()
         server.stop()
+        if runtime is not None:
+            runtime.close()
 
 
 class MatrixError(RuntimeError):
