@@ -103,6 +103,35 @@ def _tamper_cases(rt: Runtime, where: list[str]) -> None:
     assert res.returncode == 1 and f"audit record {n + 1} was inserted" in res.stderr
 
 
+def test_decisions_table_is_checked_against_the_chain(tmp_path: Path) -> None:
+    rt = _filled(tmp_path / "d")
+    eng = rt.db.engine
+    assert verify_engine(eng).ok
+    with eng.connect() as c:
+        action = c.execute(text("SELECT action FROM decisions WHERE id = 2")).scalar()
+    with eng.begin() as c:
+        c.execute(text("UPDATE decisions SET action = 'throttle' WHERE id = 2"))
+    r = verify_engine(eng)
+    assert not r.ok and "decisions row 2" in r.message and "action" in r.message
+    with eng.begin() as c:
+        c.execute(text("UPDATE decisions SET action = :a WHERE id = 2"), {"a": action})
+    assert verify_engine(eng).ok
+    with eng.begin() as c:
+        c.execute(text("INSERT INTO decisions (id, line, ts, account, action, score, reasons, "
+                       "rules_version, model_version, engine_version, source, decided_at) "
+                       "SELECT 1000, line, ts, account, 'ban', score, reasons, rules_version, "
+                       "model_version, engine_version, source, decided_at FROM decisions "
+                       "WHERE id = 1"))
+    r = verify_engine(eng)
+    assert not r.ok and "decisions row 1000" in r.message and "inserted" in r.message, r.message
+    with eng.begin() as c:
+        c.execute(text("DELETE FROM decisions WHERE id = 1000"))
+        c.execute(text("DELETE FROM decisions WHERE id = 2"))
+    r = verify_engine(eng)
+    assert not r.ok and "missing from the decisions table" in r.message, r.message
+    rt.close()
+
+
 def test_sqlite_audit_chain_names_tampering(tmp_path: Path) -> None:
     data = tmp_path / "d"
     rt = _filled(data)

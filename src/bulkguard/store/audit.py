@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
-from bulkguard.store.db import audit, meta
+from bulkguard.store.db import audit, decisions, meta
 
 GENESIS = "0" * 64
 
@@ -122,7 +122,42 @@ def verify(c: Connection) -> VerifyResult:
     if count and prev != h_head:
         return VerifyResult(False, count, f"audit record {count}: the chain's head hash does not "
                             "match the last record (head or last record edited)", count)
-    return VerifyResult(True, count, f"audit log intact: {count} records, head {prev[:16]}")
+    bad = _check_decisions(c)
+    if bad is not None:
+        return VerifyResult(False, count, bad)
+    return VerifyResult(True, count, f"audit log intact: {count} records, head {prev[:16]}; "
+                                     "decisions table matches it")
+
+
+def _check_decisions(c: Connection) -> str | None:
+    """The ``decisions`` table against the (verified) chain: every decision has its audit
+    record, in the same order, with the same content."""
+    recs = [(int(seq), subject, json.loads(body)) for seq, subject, body in c.execute(
+        select(audit.c.seq, audit.c.subject, audit.c.body)
+        .where(audit.c.kind == "decision").order_by(audit.c.seq))]
+    rows = c.execute(select(decisions.c.id, decisions.c.line, decisions.c.ts, decisions.c.account,
+                            decisions.c.action, decisions.c.score, decisions.c.reasons,
+                            decisions.c.source).order_by(decisions.c.id)).all()
+    want = [{"line": b.get("line"), "ts": b.get("ts"), "account": subject,
+             "action": b.get("action"), "score": b.get("score"), "reasons": b.get("reasons"),
+             "source": b.get("source")} for _, subject, b in recs]
+    have = [{"line": int(r[1]), "ts": float(r[2]), "account": r[3], "action": r[4],
+             "score": float(r[5]), "reasons": json.loads(r[6]), "source": r[7]} for r in rows]
+    i = j = 0
+    while i < len(want) or j < len(have):
+        if i < len(want) and j < len(have) and want[i] == have[j]:
+            i, j = i + 1, j + 1
+            continue
+        if j >= len(have) or (i + 1 < len(want) and want[i + 1] == have[j]):
+            return (f"the decision of audit record {recs[i][0]} (line {want[i]['line']}, "
+                    f"{recs[i][1]}) is missing from the decisions table (deleted)")
+        if i >= len(want) or (j + 1 < len(have) and have[j + 1] == want[i]):
+            return (f"decisions row {rows[j][0]} (line {rows[j][1]}, {rows[j][3]}) has no audit "
+                    "record (inserted)")
+        diff = sorted(k for k in have[j] if have[j][k] != want[i][k])
+        return (f"decisions row {rows[j][0]} (line {rows[j][1]}) was edited: {', '.join(diff)} "
+                f"differ from audit record {recs[i][0]}")
+    return None
 
 
 def verify_engine(eng: Engine) -> VerifyResult:
