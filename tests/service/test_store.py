@@ -176,6 +176,11 @@ def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
         rt.ingest_blocking(STREAM[2:])
     rt.db.commit_batch = real  # type: ignore[method-assign]
     assert rt.db.counts()["events"] == 2 and rt.next_seq == 3
+    real_known = rt.db.known_ids
+    rt.db.known_ids = broken  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        rt.ingest_blocking([b'{"id":"x","type":"register","ts":9,"account":"q"}'])
+    rt.db.known_ids = real_known  # type: ignore[method-assign]
     out = rt.ingest_blocking(STREAM[2:])
     ref = make_runtime(tmp_path / "ref")
     ref.resume()

@@ -291,16 +291,37 @@ class Runtime:
                     log.exception("decision listener %r failed", listener)
 
     def _recover(self) -> None:
-        """After a failed commit the engine is ahead of the store: rebuild it from the store."""
+        """After a failed write the engine is ahead of the store: rebuild it from the store.
+        Until that succeeds the service is not ready and refuses batches (503)."""
         log.error("database write failed; rebuilding the engine state from the last snapshot")
-        self.adapter = EngineAdapter(self.cfg.rules, self.cfg.model)
-        self.next_seq = self.db.next_seq()
-        self.resume()
+        self.ready = False
+        try:
+            self.adapter = EngineAdapter(self.cfg.rules, self.cfg.model)
+            self.next_seq = self.db.next_seq()
+            self.resume()
+        except Exception as err:  # noqa: BLE001 - the database may still be away: retry later
+            log.error("rebuild failed (%s); will retry on the next batch", type(err).__name__)
+
+    def _batch(self, raws: list[bytes], known: dict[str, tuple[int, str | None]],
+               actor: str | None) -> tuple[Batch, Outcome]:
+        if not self.ready:
+            self._recover()
+            if not self.ready:
+                raise ServiceUnavailable("the engine state is being rebuilt from the database")
+        try:
+            return self._prepare(raws, known, actor)
+        except Exception as err:   # a bug, not bad input (that is per item): state is suspect
+            log.exception("batch failed while being applied")
+            self._recover()
+            raise ServiceUnavailable(f"batch failed: {type(err).__name__}") from err
 
     def ingest_blocking(self, raws: list[bytes], actor: str | None = None) -> Outcome:
         """Process and store a batch (no event loop: tools and tests)."""
-        known = self._known(raws)
-        b, out = self._prepare(raws, known, actor)
+        try:
+            known = self._known(raws)
+        except Exception as err:
+            raise ServiceUnavailable(f"database read failed: {type(err).__name__}") from err
+        b, out = self._batch(raws, known, actor)
         try:
             self._commit(b)
         except Exception as err:
@@ -315,8 +336,11 @@ class Runtime:
         half-applied event), the database write in a worker thread."""
         from starlette.concurrency import run_in_threadpool
         async with self.lock:
-            known = await run_in_threadpool(self._known, raws)
-            b, out = self._prepare(raws, known, actor)
+            try:
+                known = await run_in_threadpool(self._known, raws)
+            except Exception as err:
+                raise ServiceUnavailable(f"database read failed: {type(err).__name__}") from err
+            b, out = self._batch(raws, known, actor)
             try:
                 await run_in_threadpool(self._commit, b)
             except Exception as err:
@@ -353,8 +377,8 @@ class Runtime:
             async with self.lock:
                 try:
                     self.maybe_snapshot()
-                except OSError as err:
-                    log.error("snapshot failed: %s", err)
+                except Exception as err:  # noqa: BLE001 - keep serving; the next one may work
+                    log.error("snapshot failed: %s: %s", type(err).__name__, err)
 
     def close(self) -> None:
         self.db.close()
