@@ -15,7 +15,7 @@ to anchor it against that too.
 >>> eng = create_engine("sqlite://")
 >>> metadata.create_all(eng)
 >>> with eng.begin() as c:
-...     append(c, [("decision", "acct", {"action": "ban"})], 1.0)
+...     append(c, [("key_created", "bgk_0001", {"scope": "ingest"})], 1.0)
 >>> verify_engine(eng).ok
 True
 """
