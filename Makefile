@@ -4,8 +4,11 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SHARED ?= ../shared
 DEMO   ?= demo-out
+# The compiled build (what `pip install .` gives users), installed beside the editable
+# development install: `PYTHONPATH=$(FAST)` puts it first.
+FAST   ?= build/fast
 
-.PHONY: install demo test bench clean install-synapse test-synapse synapse-demo
+.PHONY: install fast demo test bench peer clean install-synapse test-synapse synapse-demo
 
 install: $(VENV)/.installed
 
@@ -15,9 +18,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -e '.[dev]'
 	touch $@
 
-demo: install
-	$(BIN)/bulkguard demo --out $(DEMO)
+# The hot path compiled with mypyc, rebuilt when a source changes (about 35 s here).
+fast: $(FAST)/.built
 
+$(FAST)/.built: $(VENV)/.installed setup.py pyproject.toml $(shell find src -name '*.py')
+	rm -rf $(FAST) build/lib* build/temp*
+	$(BIN)/pip install -q --no-build-isolation --no-deps --target $(FAST) .
+	PYTHONPATH=$(FAST) $(BIN)/python -m bulkguard --version
+	touch $@
+
+demo: fast
+	PYTHONPATH=$(FAST) $(BIN)/python -m bulkguard demo --out $(DEMO)
+
+# The editable install is pure Python; tests/test_compiled.py builds the compiled one and
+# runs the suite against it too, comparing decisions byte for byte.
 # mypy first (configured in pyproject.toml: strict at the seams), then the tests.
 test: install
 	$(BIN)/python -m mypy
@@ -37,10 +51,13 @@ test-synapse: install-synapse
 synapse-demo: install-synapse
 	$(BIN)/python -m bulkguard.integrations.synapse.demo
 
-# The benchmark runs the production build: the hot path compiled with mypyc.
-bench: install
-	rm -rf build && BULKGUARD_COMPILE=1 $(BIN)/pip install -q --no-build-isolation --no-deps --target build/fast .
-	PYTHONPATH=build/fast $(BIN)/python bench/replay.py
+# Benchmarks run the compiled build.
+bench: fast
+	PYTHONPATH=$(FAST) $(BIN)/python bench/replay.py
+
+# bulkguard against a naive stdlib rate limiter, pure and compiled builds, same run.
+peer: fast
+	$(BIN)/python bench/peer.py --fast $(FAST) --shared $(SHARED)
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info src/*.egg-info

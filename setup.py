@@ -1,13 +1,27 @@
-"""Build hook: compile the hot path (state, signals, engine) with mypyc when asked.
+"""Build hook: compile the hot path (state, signals, engine, replay loop) with mypyc.
 
-``BULKGUARD_COMPILE=1 pip install .`` builds C extensions from the same sources (about
-2-3x faster replay); every other install, including the editable development install,
-stays pure Python so that source edits take effect at once.
+``pip install .`` builds C extensions from the same sources (2-3x faster replay) whenever
+it can: mypyc is a build requirement (``[build-system]`` in pyproject.toml), so all it
+needs is a C compiler and the Python headers. Without them it installs pure Python and says
+so in one warning line (``bulkguard --version`` and ``bulkguard replay`` say it too).
+
+``BULKGUARD_COMPILE=1`` makes the compiled build required (the build fails instead of
+falling back), ``BULKGUARD_COMPILE=0`` asks for pure Python. The editable development
+install (``pip install -e .``) always stays pure, so that source edits take effect at once.
 """
 
+from __future__ import annotations
+
 import os
+import shlex
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 HOT = [
     "src/bulkguard/state/windows.py",
@@ -35,10 +49,91 @@ HOT = [
     "src/bulkguard/store/decisions.py",
 ]
 
+MODE = os.environ.get("BULKGUARD_COMPILE", "auto")     # auto | 1 | 0
+# Commands that only describe the package (metadata, sdist, the editable install) must not
+# pay for the mypyc translation; only building a wheel or installing does.
+BUILDING = bool({"bdist_wheel", "build", "build_ext", "install"} & set(sys.argv)) \
+    and "editable_wheel" not in sys.argv
+
+
+def _why_not() -> str | None:
+    """Why this machine cannot compile the hot path, or None when it can."""
+    if MODE == "0":
+        return "BULKGUARD_COMPILE=0"
+    cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+    if not cc or shutil.which(cc[0]) is None:
+        return f"no C compiler ({' '.join(cc) or 'cc'}) found"
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
+        return "the Python headers (Python.h) are not installed"
+    try:
+        import mypyc.build  # noqa: F401
+    except ImportError:
+        return "mypyc (mypy) is not installed in the build environment"
+    return None
+
+
+def _warn(reason: str) -> str:
+    """The one warning line of a pure-Python fallback, on stderr; returns the reason."""
+    if MODE == "1":
+        raise SystemExit(f"bulkguard: BULKGUARD_COMPILE=1 but the hot path cannot be compiled: "
+                         f"{reason}")
+    if MODE != "0":
+        print(f"WARNING: bulkguard: installing the pure-Python build ({reason}); replay runs "
+              "about 2.5x slower than the compiled build", file=sys.stderr)
+    return reason
+
+
+BUILD = {"build": "pure", "reason": "not built"}
 ext_modules = []
-if os.environ.get("BULKGUARD_COMPILE") == "1":
-    from mypyc.build import mypycify
+if BUILDING:
+    why = _why_not()
+    if why is None:
+        from mypyc.build import mypycify
+        try:
+            # Modules the hot path imports but that stay Python are type-checked as an
+            # installed package would be (errors there are not the build's).
+            ext_modules = mypycify(["--follow-imports=silent", *HOT], opt_level="3")
+            BUILD = {"build": "compiled", "reason": "mypyc"}
+        except (Exception, SystemExit) as err:   # mypyc refused the sources: still a working install
+            if MODE == "1":
+                raise
+            detail = "it reported errors (above)" if isinstance(err, SystemExit) else str(err)
+            BUILD["reason"] = _warn(f"mypyc failed: {detail}")
+    else:
+        BUILD["reason"] = _warn(why)
 
-    ext_modules = mypycify(HOT, opt_level="3")
 
-setup(ext_modules=ext_modules)
+def _write_build_info(build_lib: str) -> None:
+    """``bulkguard/_build.txt``: which build this is and why (read by ``--version``)."""
+    path = Path(build_lib) / "bulkguard" / "_build.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{BUILD['build']}\n{BUILD['reason']}\n", encoding="utf-8")
+
+
+class BuildPy(build_py):
+    def run(self) -> None:
+        super().run()
+        if not self.editable_mode:
+            _write_build_info(self.build_lib)
+
+
+class BuildExt(build_ext):
+    """Falls back to pure Python when the C compiler fails (unless BULKGUARD_COMPILE=1)."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as err:
+            if MODE == "1":
+                raise
+            for ext in self.extensions:   # no half-built package: drop whatever was written
+                out = Path(self.get_ext_fullpath(ext.name))
+                if out.exists():
+                    out.unlink()
+            self.extensions = []
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            BUILD.update(build="pure", reason=_warn(f"C compilation failed: {first}"))
+            _write_build_info(self.build_lib)
+
+
+setup(ext_modules=ext_modules, cmdclass={"build_py": BuildPy, "build_ext": BuildExt})

@@ -1,5 +1,5 @@
-"""The mypyc-compiled hot path (``BULKGUARD_COMPILE=1 pip install .``) must decide exactly
-like the pure-Python sources it is built from."""
+"""The mypyc-compiled hot path (what ``pip install .`` builds; ``BULKGUARD_COMPILE=1`` makes it
+required) must decide exactly like the pure-Python sources it is built from."""
 
 from __future__ import annotations
 
@@ -65,3 +65,12 @@ def test_compiled_build_matches_pure_python(target: Path, tmp_path: Path) -> Non
         assert _replay(None, events, pure).endswith(".py")
         assert fast.read_bytes() == pure.read_bytes()
         assert fast.stat().st_size > 0
+
+
+def test_compiled_build_says_so(target: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(target))
+    r = subprocess.run([sys.executable, "-m", "bulkguard", "--version"], env=env,
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith("(compiled build: mypyc)")
+    assert (target / "bulkguard" / "_build.txt").read_text().split("\n")[0] == "compiled"

@@ -19,9 +19,21 @@ def _lazy(target: str):
     return run
 
 
+class _Version(argparse.Action):
+    """``--version``: worked out only when asked (it imports the engine to see its build)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from bulkguard.build_info import version_line
+        print(version_line())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bulkguard",
                                 description="Stop automated bulk messaging from platform metadata.")
+    p.add_argument("--version", action=_Version, nargs=0,
+                   help="print the version and which build runs (compiled or pure Python)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("replay", help="replay an events file and write decisions")
@@ -123,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("replay", "demo", "serve"):
+        from bulkguard.build_info import fallback_warning
+        warning = fallback_warning()
+        if warning:
+            print(warning, file=sys.stderr)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

@@ -1,0 +1,7 @@
+"""``python -m bulkguard``: the same command line as ``bulkguard``."""
+
+import sys
+
+from bulkguard.cli import main
+
+sys.exit(main())
