@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkguard.scoring import text as T
+from bulkguard.scoring import text_train as TT
 from bulkguard.scoring.text import TextClassifier
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +58,7 @@ def test_load_default_is_cached_and_small(clf):
     assert TextClassifier.load_default() is clf
     size = len(resources.files("bulkguard.scoring").joinpath("text_model.json").read_bytes())
     assert size < 300_000
-    assert 1_000 < len(clf.weights) <= T.KEEP
+    assert 1_000 < len(clf.weights) <= TT.KEEP
     assert all(0 <= i < 1 << T.HASH_BITS for i in clf.weights)
     assert all(math.isfinite(w) and w != 0.0 for w in clf.weights.values())
 
@@ -74,11 +75,11 @@ def test_inference_does_not_import_sklearn():
 
 @needs_data
 def test_held_out_quality(clf):
-    rows = T.load_dataset(DATA)
-    train_rows, test_rows = T.split_dataset(rows, seed=0)
+    rows = TT.load_dataset(DATA)
+    train_rows, test_rows = TT.split_dataset(rows, seed=0)
     assert (len(train_rows), len(test_rows)) == (clf.meta["n_train"], clf.meta["n_test"])
     assert not {t for t, _ in train_rows} & {t for t, _ in test_rows}
-    m = T.evaluate(clf, test_rows)
+    m = TT.evaluate(clf, test_rows)
     # shipped model: precision 1.000, recall 0.962, F1 0.981, ROC-AUC 0.992,
     # recall 0.977 at precision >= 0.95 (see text_model.md); small margins below.
     assert m["precision"] >= 0.97
@@ -90,10 +91,10 @@ def test_held_out_quality(clf):
 
 def test_split_is_stratified_and_deterministic():
     rows = [(f"text {i}", int(i % 5 == 0)) for i in range(1000)]
-    tr, te = T.split_dataset(rows, seed=0)
+    tr, te = TT.split_dataset(rows, seed=0)
     assert len(te) == 200 and sum(y for _, y in te) == 40
-    assert T.split_dataset(rows, seed=0) == (tr, te)
-    assert T.split_dataset(rows, seed=1)[1] != te
+    assert TT.split_dataset(rows, seed=0) == (tr, te)
+    assert TT.split_dataset(rows, seed=1)[1] != te
 
 
 @pytest.mark.parametrize("text", SPAM)
@@ -179,7 +180,7 @@ def test_train_small(tmp_path):
     data = tmp_path / "sms.txt"
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "model.json"
-    metrics = T.train(data, out, seed=0)
+    metrics = TT.train(data, out, seed=0)
     assert out.is_file() and out.with_suffix(".md").is_file()
     assert metrics["n"] == 44 and metrics["f1"] > 0.9
     model = TextClassifier.load(out)
@@ -191,7 +192,7 @@ def test_load_dataset_rejects_bad_lines(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("ham\tok\nmaybe\twhat\n", encoding="utf-8")
     with pytest.raises(ValueError):
-        T.load_dataset(bad)
+        TT.load_dataset(bad)
     dup = tmp_path / "dup.txt"
     dup.write_text("ham\tok\nham\tok\nspam\tWIN\n", encoding="utf-8")
-    assert T.load_dataset(dup) == [("ok", 0), ("WIN", 1)]
+    assert TT.load_dataset(dup) == [("ok", 0), ("WIN", 1)]

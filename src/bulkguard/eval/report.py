@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import html
 import math
 import sys
@@ -412,7 +413,12 @@ def write_report(metrics: Metrics, out_dir: str | Path, baseline: Metrics | None
     ``bench/robustness.py``) adds a "Robustness" section."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plots = _plots(metrics, baseline, out)
+    if importlib.util.find_spec("matplotlib") is None:   # an optional extra: bulkguard[report]
+        print("bulkguard: report written without plots: matplotlib is not installed "
+              "(pip install 'bulkguard[report]')", file=sys.stderr)
+        plots: list[tuple[str, str]] = []
+    else:
+        plots = _plots(metrics, baseline, out)
     lines = headline(metrics)
     if baseline is not None:
         lines.append(_compare(metrics, baseline))

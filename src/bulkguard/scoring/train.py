@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib.util
 import json
 import math
 import os
@@ -488,6 +489,11 @@ def train(scenarios: list[str], out: str | Path, *, num_trees: int = NUM_TREES,
 
 def run(args: Any) -> int:
     """CLI entry: ``bulkguard train --scenarios DIR... --out MODEL``."""
+    missing = [m for m in ("lightgbm", "sklearn") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"bulkguard train: needs {' and '.join(missing)} (not installed): "
+              "pip install 'bulkguard[train]'", file=sys.stderr)
+        return 2
     for s in args.scenarios:
         if not (Path(s) / "events.jsonl").exists() or not (Path(s) / "labels.jsonl").exists():
             print(f"bulkguard train: {s}: needs events.jsonl and labels.jsonl", file=sys.stderr)
