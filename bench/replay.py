@@ -1,6 +1,7 @@
 """End-to-end replay benchmark: parse, state, signals, score, write.
 
-usage: python bench/replay.py [--events N] [--file PATH] [--synthetic] [--runs N] [--keep]
+usage: python bench/replay.py [--events N] [--file PATH] [--synthetic [--accounts N] [--days D]]
+                              [--runs N] [--keep]
 
 Generates (or reads) a stream with realistic proportions: by default the scenario
 simulator (humans chatting with their contacts, groups, forwards, businesses, ~2%
@@ -8,6 +9,12 @@ abusers of ten archetypes), or with --synthetic a quick generator of plain chat 
 bulk senders; prints events/s end to end (parse, state, signals, score, write), peak
 RSS and bytes per account. Each replay runs in a fresh process; a shared 2-core VM is
 noisy, so the median of ``--runs`` replays (default 5) is reported with its spread.
+
+Memory per active account is measured two ways: the growth of the replaying process's
+resident memory from the loaded engine to the end of the replay (everything: records,
+identity map, pair graph, clusters, families, allocator slack) divided by the accounts with
+a record, and an estimate from object sizes. ``--synthetic --accounts 1000000 --days 0.5``
+gives a stream with a million distinct active accounts (no sweep runs inside a day).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import numpy as np
 
 
 
-def generate(path: str, n_events: int, seed: int = 0, humans: int = 0) -> None:
+def generate(path: str, n_events: int, seed: int = 0, humans: int = 0, days: float = 3.0) -> None:
     """Write ``n_events`` events: ~96% human conversation (most messages answered, in
     chats that already exist), ~1% group chat, ~1% contact adds, ~2% bulk senders."""
     rng = np.random.default_rng(seed)
@@ -36,7 +43,7 @@ def generate(path: str, n_events: int, seed: int = 0, humans: int = 0) -> None:
     deg = np.minimum(rng.zipf(1.8, humans) + 1, 300)
     contacts = [rng.integers(0, humans, size=d) for d in deg]
     t = 1_700_000_000.0
-    dt = 86400.0 * 3 / n_events
+    dt = 86400.0 * days / n_events
     out = []
     bulk = 200
     kinds = rng.random(n_events)
@@ -110,12 +117,22 @@ def state_bytes(engine) -> tuple[float, float, float]:
     return per_acct, per_pair, total / max(1, len(accts))
 
 
+def _rss_bytes() -> int:
+    """Resident memory of this process now (Linux), 0 where unknown."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def measure(path: str, out_dir: str, profile: bool = False) -> dict:
     """One replay of ``path`` in this process: its figures as a dict."""
     from bulkguard.components import build_engine
     from bulkguard.ingest.replay import replay
     gc.collect()
     eng = build_engine()
+    rss0 = _rss_bytes()
     prof = None
     if profile:
         from pyinstrument import Profiler
@@ -126,12 +143,14 @@ def measure(path: str, out_dir: str, profile: bool = False) -> dict:
         prof.stop()
         print(prof.output_text(unicode=False, color=False, show_all=False)[:6000])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    grown = _rss_bytes() - rss0     # before the estimate below allocates anything
     per_acct, per_pair, per_all = state_bytes(eng)
     return {"events": r.stats.accepted, "seconds": r.seconds, "rate": r.rate,
             "decisions": dict(r.decisions), "rescored": eng.rescored,
             "accounts": len(eng.world.accounts), "ids": len(eng.world.ids),
             "pairs": len(eng.world.pairs), "per_acct": per_acct, "per_pair": per_pair,
-            "per_all": per_all, "rss_mb": rss}
+            "per_all": per_all, "rss_mb": rss,
+            "rss_per_acct": grown / max(1, len(eng.world.accounts))}
 
 
 def main() -> None:
@@ -140,6 +159,9 @@ def main() -> None:
     ap.add_argument("--file", help="replay this events file instead of generating one")
     ap.add_argument("--synthetic", action="store_true",
                     help="use the quick synthetic chat generator instead of the simulator")
+    ap.add_argument("--accounts", type=int, default=0,
+                    help="with --synthetic: distinct people (default: events / 40)")
+    ap.add_argument("--days", type=float, default=3.0, help="with --synthetic: days of traffic")
     ap.add_argument("--runs", type=int, default=5,
                     help="replays, each in a fresh process; the median is reported (default 5)")
     ap.add_argument("--keep", action="store_true", help="keep the generated file")
@@ -162,7 +184,8 @@ def main() -> None:
         # and its peak RSS is its own (the simulator holds its whole population in memory).
         if args.synthetic:
             job = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-                   f"from replay import generate; generate({path!r}, {args.events})")
+                   f"from replay import generate; generate({path!r}, {args.events}, "
+                   f"humans={args.accounts}, days={args.days})")
         else:  # the scenario simulator: ~19 events per human per day, 1.8% abusers
             job = (f"from bulkguard.sim import simulate; "
                    f"simulate({tmp!r}, seed=1, accounts={max(100, args.events // 57)}, days=3.0)")
@@ -190,6 +213,8 @@ def main() -> None:
     print(f"accounts: {m['accounts']:,} records, ids: {m['ids']:,}, pairs: {m['pairs']:,}")
     print(f"bytes per account record: {m['per_acct']:.0f}; per pair entry: {m['per_pair']:.0f}; "
           f"all state (records, pairs, ids) per account: {m['per_all']:.0f}")
+    print(f"resident memory grown by the replay, per account with a record: "
+          f"{m['rss_per_acct']:.0f} B (median run)")
     print(f"peak RSS of a replay: {max(r['rss_mb'] for r in runs):.0f} MB")
     if not args.keep and args.file is None:
         import shutil
