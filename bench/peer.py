@@ -157,7 +157,7 @@ def main() -> None:
         naive_rate_limiter(*args.peer_child)
         return
     tmp = tempfile.mkdtemp(prefix="bulkguard-peer-")
-    streams = ([(Path(e).name, e) for e in args.events] if args.events
+    streams = ([(str(Path(*Path(e).parts[-2:])), e) for e in args.events] if args.events
                else _make_streams(tmp, args.accounts, args.shared))
     rows = []
     for label, path in streams:
