@@ -112,9 +112,23 @@ def _write_build_info(build_lib: str) -> None:
 
 class BuildPy(build_py):
     def run(self) -> None:
+        if not self.editable_mode:
+            self._drop_stale_extensions()
         super().run()
         if not self.editable_mode:
             _write_build_info(self.build_lib)
+
+    def _drop_stale_extensions(self) -> None:
+        """pip builds in the source tree's ``build/``: an extension left there by an earlier
+        build (a module since dropped from HOT, another mypyc shared library, or any at all
+        in a pure build) would be installed and shadow the module's Python source."""
+        be = self.get_finalized_command("build_ext")
+        keep = {Path(be.get_ext_fullpath(e.name)).resolve() for e in ext_modules}
+        root = Path(self.build_lib)
+        for pattern in ("*.so", "*.pyd"):
+            for f in [*root.glob(pattern), *(root / "bulkguard").rglob(pattern)]:
+                if f.resolve() not in keep:
+                    f.unlink()
 
 
 class BuildExt(build_ext):
