@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import statistics
 
 from hypothesis import given, settings
@@ -12,9 +13,12 @@ from bulkguard.integrations.synapse.digest import hamming, normalize, simhash64,
 from bulkguard.state.world import FAMILY_HAMMING, simhash_of
 
 WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
-# Matrix localparts as people pick them: a letter, then letters, digits, dots, dashes
-NAMES = st.from_regex(r"[a-z][a-z0-9.\-]{1,11}", fullmatch=True)
 TEMPLATE = "Hi {name}! You have won a 500 EUR voucher, claim it at https://win.example/c/{code} now"
+# Matrix localparts as people pick them: a letter, then letters, digits, dots, dashes; none
+# that stands as a whole in the template itself (masking the name "at" rightly masks the
+# template's "at" too, so the two messages differ by more than the name)
+NAMES = st.from_regex(r"[a-z][a-z0-9.\-]{1,11}", fullmatch=True).filter(
+    lambda n: re.search(r"(?<!\w)" + re.escape(n) + r"(?!\w)", TEMPLATE.casefold()) is None)
 
 
 @given(st.text(max_size=300))
