@@ -16,12 +16,12 @@ a sink takes its decisions (``store.decisions``), a checkpoint store keeps its
 >>> eng.handle(Register(ts=0.0, account="x", ip="192.0.2.1"), 1)
 ()
 >>> eng.handle(ContactSync(ts=1.0, account="x", numbers=5000, matched=40), 2)[0].action
-'throttle'
+'challenge'
 >>> out = []
 >>> for i in range(12):
 ...     out += eng.handle(Message(ts=2.0 + i, sender="x", recipient=f"u{i}", digest="ab12"), 3 + i)
 >>> [(d.line, d.action) for d in out]
-[(7, 'challenge'), (10, 'suspend'), (12, 'ban')]
+[(10, 'suspend'), (12, 'ban')]
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from bulkguard.events import (
     OptOut, Register, Report, TemplateRegister, target_error,
 )
 from bulkguard.scoring.rules import Rules, reasons_of, to_score
-from bulkguard.signals import vector
-from bulkguard.state.account import BAN, CHALLENGE, NONE, SUSPEND, THROTTLE, Account
+from bulkguard.signals import masked, vector
+from bulkguard.state.account import BAN, CHALLENGE, MISSING, NONE, SUSPEND, THROTTLE, Account
 from bulkguard.state.world import NEAR_SECONDS, World
 from bulkguard.types import (
     ForwardPolicy, InputEvent, LanePolicy, Model, Observer, StateSnapshot, TextScorer,
@@ -58,6 +58,12 @@ MESSAGE_FIELDS: Final = ("ts", "sender", "recipient", "group", "kind", "size", "
                          "digest", "template", "typing_ms")
 # The action that brings an account to each ladder level; level 0 (none) is reached by reinstating.
 ACTIONS: tuple[Action, ...] = ("reinstate", "throttle", "challenge", "suspend", "ban")
+# The optional family each event type belongs to (what ``replay`` reports as seen).
+FAMILY_OF: dict[type, str] = {
+    Register: "register", ContactAdd: "contacts", ContactSync: "contacts", Report: "reports",
+    Block: "blocks", GroupCreate: "groups", GroupJoin: "groups", OptIn: "business",
+    OptOut: "business", TemplateRegister: "business",
+}
 
 
 class Engine:
@@ -83,19 +89,32 @@ class Engine:
         self._out: list[Decision] = []
         self.events = 0
         self.rescored = 0
+        # signals of families the platform does not provide: always unknown (NaN)
+        self.masked: tuple[int, ...] = masked(self.rules.provides)
+        self.seen: dict[str, int] = {}   # optional family -> events seen
+        self.typed = 0                   # messages with ``typing_ms``
 
     # -- state for checkpoints ------------------------------------------------------------------
     def snapshot(self) -> StateSnapshot:
         """The mutable state (rules, model and classifiers are reloaded, not saved)."""
         return {"world": self.world, "events": self.events, "lane": self.lane,
-                "forward": self.forward}
+                "forward": self.forward, "seen": self.seen, "typed": self.typed}
 
     def restore(self, snap: StateSnapshot) -> None:
         self.world = snap["world"]
         self.events = snap["events"]
         self.lane = snap["lane"]
         self.forward = snap["forward"]
+        self.seen = snap["seen"]
+        self.typed = snap["typed"]
         self._biz = self.lane.biz if self.lane is not None else None
+
+    def families_seen(self) -> dict[str, int]:
+        """Events seen per optional family (``typing``: messages carrying ``typing_ms``)."""
+        out = dict(self.seen)
+        if self.typed:
+            out["typing"] = self.typed
+        return out
 
     # -- the path -----------------------------------------------------------------------------------
     def handle(self, ev: InputEvent, line: int) -> Sequence[Decision]:
@@ -115,6 +134,9 @@ class Engine:
             ts = ev.ts
             if ts > w.now:
                 w.now = ts
+            fam = FAMILY_OF.get(type(ev))
+            if fam is not None:
+                self.seen[fam] = self.seen.get(fam, 0) + 1
             if isinstance(ev, ContactAdd):
                 w.on_contact_add(ev)
             elif isinstance(ev, Register):
@@ -133,6 +155,8 @@ class Engine:
                 self._policy_event(line, ev)
             else:
                 assert_never(ev)
+        if w.now >= w.next_due:
+            self._follow_ups(line, ev.ts)
         if w.now - w.last_sweep >= SWEEP_EVERY:
             if w.last_sweep == 0.0:
                 w.last_sweep = w.now
@@ -171,7 +195,11 @@ class Engine:
                     code = "ACCOUNT_SUSPENDED"
         if code is None and forwarded and self.forward is not None:
             code = self.forward.check(ev, w.now)
+        if typing_ms is not None:
+            self.typed += 1
         a = w.message(sender, recipient, kind, forwarded, digest, typing_ms)
+        if w.grown:
+            self._regroup(line, ts)
         if code is not None and sender:
             s = a if a is not None else w.accounts[sender]
             self._out.append(Decision(line, ts, sender, "reject", round(s.score, 4),
@@ -202,6 +230,30 @@ class Engine:
                     a.report_text = p
             self.rescore(a, line, ev.ts)
         self.rescore(reporter, line, ev.ts)
+        if self.world.grown:
+            self._regroup(line, ev.ts)
+
+    def _follow_ups(self, line: int, ts: float) -> None:
+        """Re-score the accounts whose follow-up is due (an hour after a burst of new chats):
+        whether the recipients answered is known only once they had time to."""
+        w = self.world
+        for aid in w.due_now():
+            s = w.by_id[aid]
+            if s is not None:
+                self.rescore(s, line, ts)   # stopped ones too: the evidence may have grown
+
+    def _regroup(self, line: int, ts: float) -> None:
+        """Re-score the members of groups that just grew (a content family sent by more
+        accounts, more strangers reporting one account): the early members are judged
+        again as part of the group. Bounded: 64 members, at nine sizes per group."""
+        w = self.world
+        groups, w.grown = w.grown, []
+        by_id = w.by_id
+        for members in groups:
+            for m in list(members):
+                s = by_id[m]
+                if s is not None:
+                    self.rescore(s, line, ts)
 
     def _block(self, line: int, ev: Block) -> None:
         if self.lane is not None:
@@ -225,11 +277,12 @@ class Engine:
         p = -1.0
         if self.model is not None and rules.model_weight > 0.0:
             p = self.model.probability(v)
-            if p >= rules.model_floor:
+            if p >= rules.model_floor and rules.may_add(v):
                 evidence += min(-math.log(max(1.0 - p, 1e-9)) * rules.model_weight,
                                 rules.model_cap)
-            elif p < rules.model_clear:
-                # a confident "legitimate" lowers weak rule evidence (never below -clear_cap)
+            elif p < rules.model_clear and rules.may_clear(v):
+                # a confident "legitimate" lowers weak rule evidence (never below -clear_cap),
+                # only where behaviour shows it (``[model] clear_when``), never for lack of data
                 evidence -= min(math.log(rules.model_clear / max(p, 1e-9)), rules.model_clear_cap)
         return evidence, p
 
@@ -237,7 +290,8 @@ class Engine:
         """Reason codes for ``v``: fired rules and the model's top features, heaviest first.
         Only computed when a decision is written."""
         hits = self.rules.evidence(v)[1]
-        if self.model is not None and p >= self.rules.model_floor and p >= 0.0:
+        if self.model is not None and p >= self.rules.model_floor and p >= 0.0 \
+                and self.rules.may_add(v):
             hits = hits + self.model.reasons(v, p)
         return reasons_of(hits)[:MAX_REASONS]
 
@@ -251,6 +305,8 @@ class Engine:
             return  # an empty identifier is a valid event but no account to act on
         self.rescored += 1
         v = vector(a, self.world)
+        for i in self.masked:
+            v[i] = MISSING
         if self.observer is not None:
             self.observer(name, v, self.events)
         evidence, p = self._evidence(v)
@@ -274,7 +330,7 @@ class Engine:
 
     def _raise_siblings(self, a: Account, line: int, ts: float) -> None:
         """A stopped account raises the accounts registered on its IP, device or number block
-        close in time to it.
+        close in time to it, and the accounts sending its content families to strangers.
 
         Siblings registered within a day of ``a`` are re-scored now (their ``cluster_flagged``
         signal went up); one level of propagation per stop, bounded by the members each
@@ -282,6 +338,12 @@ class Engine:
         accounts (two-way chats with several people), get no evidence from it: an attacker
         who registers throwaways on a victim's IP, device or number block and gets them
         stopped must not stop the victim.
+
+        Content-family members are re-scored too (their ``family_flagged`` went up): a farm
+        linked by nothing but what it sends is stopped as a group. Established accounts get
+        no evidence from that either (``family_flagged`` is 0 for them), so copying someone's
+        text and getting stopped does not frame them. Bounded by the 64 members a family
+        remembers and the 4 families an account keeps.
         """
         a.counted = True
         w = self.world
@@ -293,6 +355,9 @@ class Engine:
             for i, m in enumerate(c.members):
                 if m != a.id and abs(times[i] - reg) <= NEAR_SECONDS:
                     siblings.append(m)
+        for f in w.families_of(a):
+            f.flagged += 1
+            siblings.extend(m for m in f.members if m != a.id)
         names = w.names
         for sid in dict.fromkeys(siblings):   # each once, in registration order
             s = w.accounts.get(names[sid])

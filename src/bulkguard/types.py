@@ -87,6 +87,8 @@ class StateSnapshot(TypedDict):
     events: int
     lane: LanePolicy | None
     forward: ForwardPolicy | None
+    seen: dict[str, int]    # optional event family -> events seen (what replay reports)
+    typed: int              # messages that carried typing_ms
     reorder: NotRequired[ReorderState]   # events a reorder stage held (replay adds it)
 
 

@@ -28,13 +28,25 @@ def test_contact_add_evader_is_stopped_within_fifty_messages(tmp_path, register)
     assert statistics.median(outs) <= 50, outs
 
 
-def test_contact_add_by_the_recipient_still_counts():
-    """Not an evasion: the recipient added the sender (it asked to be written to)."""
+def test_contact_add_by_the_recipient_is_a_contact_but_strangers_are_behaviour():
+    """The recipient added the sender: that is a contact (``is_contact``), but whether the
+    sender writes to strangers is judged by behaviour only (did they ever write to it?), so
+    that a platform without address books, or a stream without them, can never raise a
+    score (issue 9: removing an optional family never raises a score). A club writing to 30
+    fans who added it is not stopped for that alone: the burst only throttles, and answers
+    clear it."""
     from bulkguard.engine import Engine
     from bulkguard.events import ContactAdd, Message
     eng = Engine()
     for k in range(30):
         eng.handle(ContactAdd(ts=attacks.T0, account=f"fan{k}", contact="club"), 1)
-    for k in range(30):
-        eng.handle(Message(ts=attacks.T0 + 10 + k * 5, sender="club", recipient=f"fan{k}"), 2)
-    assert eng.world.accounts["club"].n_nc == 0
+    for k in range(30):   # by hand: irregular gaps (metronomic ones would look automated)
+        eng.handle(Message(ts=attacks.T0 + 10 + k * 5 + (k * 7 % 5) * 1.3, sender="club",
+                           recipient=f"fan{k}"), 2)
+    w = eng.world
+    assert all(w.is_contact(w.ids["club"], w.ids[f"fan{k}"]) for k in range(30))
+    assert w.accounts["club"].n_nc == 30
+    for k in range(20):   # most fans answer
+        eng.handle(Message(ts=attacks.T0 + 600 + k, sender=f"fan{k}", recipient="club"), 3)
+    eng.rescore(w.accounts["club"], 3, attacks.T0 + 700)
+    assert w.accounts["club"].level < 2   # not challenged

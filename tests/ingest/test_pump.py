@@ -25,8 +25,8 @@ def test_static_source_to_memory_sink_with_tally_and_checkpoints():
     last = pump(StaticSource(_blast()), Engine(), sink, tally, marks.append, every=5)
     assert last == 14
     assert [(d.line, d.action) for d in sink.decisions] == \
-           [(2, "throttle"), (7, "challenge"), (10, "suspend"), (12, "ban")]
-    assert tally == Counter(throttle=1, challenge=1, suspend=1, ban=1)
+           [(2, "challenge"), (10, "suspend"), (12, "ban")]   # a new account's sweep: challenged
+    assert tally == Counter(challenge=1, suspend=1, ban=1)
     assert marks == [5, 10]
 
 
@@ -45,8 +45,8 @@ def test_handle_returns_a_fresh_list_each_time():
     eng = Engine()
     evs = _blast()
     assert eng.handle(evs[0], 1) == ()   # nothing to say: an empty tuple (no allocation)
-    throttle = eng.handle(evs[1], 2)
-    assert isinstance(throttle, list) and [d.action for d in throttle] == ["throttle"]
-    throttle.append(throttle[0])   # the caller owns what it got
-    assert eng.handle(evs[2], 3) == () and len(throttle) == 2
+    first = eng.handle(evs[1], 2)
+    assert isinstance(first, list) and [d.action for d in first] == ["challenge"]
+    first.append(first[0])   # the caller owns what it got
+    assert eng.handle(evs[2], 3) == () and len(first) == 2
     assert [d.line for d in eng.handle(evs[3], 4)] == []

@@ -198,3 +198,34 @@ def test_training_refuses_held_out_seeds() -> None:
     from bulkguard.scoring import train
     with pytest.raises(ValueError, match="held out"):
         train.recipe(11)
+
+
+def test_missing_values_go_where_lightgbm_sends_them() -> None:
+    """A model trained with NaN in its features: the compiled trees, the reference interpreter
+    and the attributions route NaN exactly as LightGBM does (missing_type, default_left)."""
+    import lightgbm as lgb
+    import numpy as np
+
+    from bulkguard.scoring.train import _trees_of
+    rng = np.random.default_rng(3)
+    n, names = 4000, tuple(NAMES)
+    X = rng.normal(size=(n, len(names)))
+    y = ((X[:, 0] > 0.3) | (X[:, 1] < -0.5)).astype(int)
+    X[rng.random((n, len(names))) < 0.3] = np.nan       # NaN both where it means 1 and 0
+    X[:, 2] = np.where(rng.random(n) < 0.5, 0.0, X[:, 2])
+    y = np.where(np.isnan(X[:, 0]), 1, y)                 # NaN of x0 carries signal: default side
+    booster = lgb.train({"objective": "binary", "num_leaves": 8, "verbosity": -1, "seed": 1,
+                         "deterministic": True, "num_threads": 1},
+                        lgb.Dataset(X, label=y, feature_name=list(names)), num_boost_round=20)
+    feats, trees = _trees_of(booster, names)
+    assert any("missing" in t for t in trees)
+    m = Model({"format": 1, "features": feats, "trees": trees, "base": 0.0,
+               "calibration": {"kind": "sigmoid"}})
+    test = rng.normal(size=(300, len(names)))
+    test[rng.random(test.shape) < 0.4] = np.nan
+    want = booster.predict(test, raw_score=True)
+    for row, w in zip(test.tolist(), want):
+        assert m.margin(row) == pytest.approx(w, abs=1e-9)
+        assert reference_margin(m.doc, row) == pytest.approx(w, abs=1e-9)
+        assert sum(m.contributions(row).values()) == pytest.approx(
+            w - sum(t["value"][0] for t in trees), abs=1e-6)

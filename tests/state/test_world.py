@@ -3,6 +3,8 @@ clusters, near-duplicate content families and the memory sweep."""
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import pytest
@@ -98,6 +100,8 @@ def test_reply_ratio_and_delay():
 
 
 def test_non_contact_logic():
+    """A stranger is someone who never wrote to the sender: behaviour, not address books
+    (contacts are an optional family; they must not make anyone look less of a stranger)."""
     w = World()
     apply(w, ContactAdd(ts=T0, account="x", contact="friend"),      # x added friend
           ContactAdd(ts=T0, account="friend", contact="x"),         # ... and friend added x back
@@ -110,20 +114,32 @@ def test_non_contact_logic():
     # a contact_add comes from the adder's own client: alone it makes no contact
     assert not w.is_contact(w.ids["x"], w.ids["evaded"])
     assert w.is_contact(w.ids["evaded"], w.ids["x"])   # (x did something: for evaded, x is one)
-    for i, r in enumerate(["friend", "fan", "pen"]):
-        apply(w, msg(T0 + 2 + i, "x", r))
-        assert sig(w, "noncontact_1m", "x") == 0.0, r
-    apply(w, msg(T0 + 5, "x", "evaded"))
-    assert sig(w, "noncontact_1m", "x") == 1.0
+    apply(w, msg(T0 + 2, "x", "pen"))
+    assert sig(w, "noncontact_1m", "x") == 0.0       # pen wrote first
+    for i, r in enumerate(["friend", "fan", "evaded"]):
+        apply(w, msg(T0 + 3 + i, "x", r))
+        assert sig(w, "noncontact_1m", "x") == 1.0 + i, r   # contacts or not, never wrote
     apply(w, msg(T0 + 6, "x", "stranger"))
-    assert sig(w, "noncontact_1m", "x") == 2.0
-    assert sig(w, "noncontact_share", "x") == 0.4
+    assert sig(w, "noncontact_1m", "x") == 4.0
+    assert sig(w, "noncontact_share", "x") == 0.8
     # the stranger answering makes the chat ordinary: x's next message is not to a stranger
     apply(w, msg(T0 + 7, "stranger", "x"), msg(T0 + 8, "x", "stranger"))
-    assert sig(w, "noncontact_1m", "x") == 2.0
+    assert sig(w, "noncontact_1m", "x") == 4.0
     # group messages are not one-to-one messages to strangers
     apply(w, Message(ts=T0 + 9, sender="x", group="g"))
-    assert sig(w, "noncontact_share", "x") == pytest.approx(2 / 6)
+    assert sig(w, "noncontact_share", "x") == pytest.approx(4 / 6)
+
+
+def test_contacts_change_no_core_signal():
+    """The same messages with and without contact events give the same core signals."""
+    from bulkguard.signals import NAMES, REQUIRES, vector
+    evs = [msg(T0 + i, "x", f"r{i % 4}") for i in range(12)] + [msg(T0 + 20, "r1", "x")]
+    w1, w2 = World(), World()
+    apply(w1, *[ContactAdd(ts=T0, account="x", contact=f"r{i}") for i in range(4)], *evs)
+    apply(w2, *evs)
+    v1, v2 = vector(w1.accounts["x"], w1), vector(w2.accounts["x"], w2)
+    core = [i for i, n in enumerate(NAMES) if n not in REQUIRES]
+    assert [v1[i] for i in core] == [v2[i] for i in core]
 
 
 # -- feedback ------------------------------------------------------------------------------------
@@ -164,7 +180,11 @@ def test_registration_clusters_by_ip_device_and_number_block():
         == [1.0, 1.0, 1.0]
     assert sig(w, "registered", "f0") == 1.0
     apply(w, msg(T0 + 500, "old", "f0"))
-    assert sig(w, "registered", "old") == 0.0 and sig(w, "reg_ip_1h", "old") == 0.0
+    # an account first seen without `register` existed before the stream: no cluster, and
+    # its registration signals are unknown (NaN), not "alone on its IP"
+    assert sig(w, "registered", "old") == 0.0 and math.isnan(sig(w, "reg_ip_1h", "old"))
+    assert math.isnan(sig(w, "account_age_h", "old")) and math.isnan(sig(w, "early_msgs", "old"))
+    assert math.isnan(sig(w, "cluster_size_1d", "old"))
     tick(w, T0 + 3 * HOUR)
     assert sig(w, "reg_ip_1h", "f4") == 0.0 and sig(w, "reg_ip_1d", "f4") > 4.0
     tick(w, T0 + 3 * DAY)

@@ -15,7 +15,7 @@ source, a JSONL sink and a checkpoint store; a test composes it with in-memory o
 >>> pump(src, Engine(), sink)
 3
 >>> [(d.line, d.action) for d in sink.decisions], src.rejected
-([(3, 'throttle')], [(2, 'a message needs exactly one of `recipient` or `group`, it has neither')])
+([(3, 'challenge')], [(2, 'a message needs exactly one of `recipient` or `group`, it has neither')])
 """
 
 from __future__ import annotations

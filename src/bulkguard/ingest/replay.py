@@ -53,6 +53,8 @@ class ReplayResult:
     window: float = DEFAULT_WINDOW
     late: int = 0        # events applied late (after later ones, beyond the reorder window)
     too_far: int = 0     # events dead-lettered as too far ahead of the stream
+    families: dict[str, int] = field(default_factory=dict)   # optional family -> events seen
+    provides: frozenset[str] = frozenset()                   # what [platform] says is provided
 
     @property
     def rate(self) -> float:
@@ -146,6 +148,8 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     result.late = ordered.stage.late
     result.too_far = ordered.stage.too_far
     result.accounts = len(eng.world.accounts)
+    result.families = eng.families_seen()
+    result.provides = eng.rules.provides
     if scores_path:
         write_scores(eng, scores_path)
     return result
@@ -160,6 +164,22 @@ def write_scores(eng: Engine, path: str) -> None:
             f.write(enc.encode({"account": names[a.id], "max_score": round(a.peak, 4)}) + b"\n")
 
 
+def families_line(r: ReplayResult) -> str:
+    """Which optional event families the run saw, and how they compare with ``provides``.
+
+    >>> r = ReplayResult(ReadStats(), families={"register": 3, "typing": 10},
+    ...                  provides=frozenset({"register", "contacts"}))
+    >>> families_line(r)
+    'families seen: register 3, typing 10 (not provided: ignored); provided, not seen: contacts'
+    """
+    from bulkguard.signals import OPTIONAL
+    seen = [f"{f} {r.families[f]}" + ("" if f in r.provides else " (not provided: ignored)")
+            for f in OPTIONAL if r.families.get(f)]
+    unseen = [f for f in OPTIONAL if f in r.provides and not r.families.get(f)]
+    return ("families seen: " + (", ".join(seen) or "none (messages only)")
+            + (f"; provided, not seen: {', '.join(unseen)}" if unseen else ""))
+
+
 def summary(r: ReplayResult) -> str:
     acts = ", ".join(f"{k} {v}" for k, v in sorted(r.decisions.items())) or "none"
     resumed = f" (resumed after line {r.resumed_from})" if r.resumed_from else ""
@@ -167,7 +187,8 @@ def summary(r: ReplayResult) -> str:
             f"events {r.stats.accepted} in {r.seconds:.2f} s ({r.rate:,.0f} events/s), "
             f"accounts {r.accounts}, decisions: {acts}\n"
             f"reorder window {r.window:g} s: {r.late} events applied late, "
-            f"{r.too_far} too far ahead of the stream (dead-lettered)")
+            f"{r.too_far} too far ahead of the stream (dead-lettered)"
+            f"\n{families_line(r)}")
 
 
 def run(args: argparse.Namespace) -> int:

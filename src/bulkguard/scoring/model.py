@@ -5,7 +5,11 @@ The model file (JSON, written by :mod:`bulkguard.scoring.train`) holds
 * ``features``: the signal names the trees use (a subset of ``bulkguard.signals.NAMES``);
 * ``trees``: flat arrays per tree, ``feature`` (index into ``features``, -1 for a leaf),
   ``threshold`` (go left when ``x <= threshold``), ``left``, ``right`` and ``value``
-  (the leaf value, or for a split node its internal value, used for Saabas attributions);
+  (the leaf value, or for a split node its internal value, used for Saabas attributions),
+  and optionally ``missing`` and ``default_left`` per node: how a missing value (NaN, a
+  signal of an event family the platform does not provide) goes, exactly as LightGBM
+  decides it (:func:`goes_left`); without them NaN is treated as LightGBM's
+  ``missing_type`` None does: as 0.0;
 * ``base``: a constant added to the summed leaf values (the raw margin);
 * ``calibration``: ``{"kind": "isotonic", "x": [...], "y": [...]}``, a piecewise linear map
   from margin to probability (clipped at the ends), or ``{"kind": "platt", "a", "b"}``.
@@ -39,6 +43,51 @@ from bulkguard.signals import NAMES
 
 FORMAT = 1
 MAX_REASONS = 3
+# LightGBM's missing_type of a split, as stored in ``missing``
+MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
+ZERO_EPS = 1e-35   # LightGBM's kZeroThreshold: |x| under it is "zero" for missing_type Zero
+
+
+def goes_left(x: float, thr: float, missing: int = MISSING_NONE, default_left: bool = True) -> bool:
+    """Whether LightGBM sends value ``x`` to the left child of a ``<=`` split.
+
+    ``missing`` None: NaN is taken as 0.0. NaN: NaN goes to ``default_left``'s side.
+    Zero: NaN and (near) zero go to ``default_left``'s side.
+
+    >>> nan = float("nan")
+    >>> goes_left(nan, -1.0), goes_left(nan, 1.0), goes_left(nan, 1.0, MISSING_NAN, False)
+    (False, True, False)
+    >>> goes_left(0.0, -1.0, MISSING_ZERO, True), goes_left(2.0, 1.0, MISSING_NAN, True)
+    (True, False)
+    """
+    if x != x:
+        if missing == MISSING_NONE:
+            return 0.0 <= thr
+        return default_left
+    if missing == MISSING_ZERO and -ZERO_EPS <= x <= ZERO_EPS:
+        return default_left
+    return x <= thr
+
+
+def _left_src(x: str, thr: float, missing: int, default_left: bool) -> str:
+    """Python source of :func:`goes_left` for one split, specialised (no call)."""
+    t = repr(float(thr))
+    if missing == MISSING_NONE:
+        return f"not ({x} > {t})" if 0.0 <= thr else f"{x} <= {t}"
+    if missing == MISSING_NAN:
+        return f"not ({x} > {t})" if default_left else f"{x} <= {t}"
+    zero = f"-{ZERO_EPS!r} <= {x} <= {ZERO_EPS!r}"
+    if default_left:
+        return f"not ({x} > {t}) or {zero}"
+    return f"{x} <= {t} and not ({zero})"
+
+
+def _split(t: dict, n: int) -> tuple[int, bool]:
+    """(missing type, default left) of node ``n`` of tree ``t``."""
+    m = t.get("missing")
+    d = t.get("default_left")
+    return (int(m[n]) if m is not None else MISSING_NONE,
+            bool(d[n]) if d is not None else True)
 
 
 class ModelError(ValueError):
@@ -148,7 +197,7 @@ class Model:
             while f[n] >= 0:
                 k = f[n]
                 x = v[idx[k]]
-                c = left[n] if x <= thr[n] else right[n]
+                c = left[n] if goes_left(x, thr[n], *_split(t, n)) else right[n]
                 name = feats[k]
                 out[name] = out.get(name, 0.0) + val[c] - val[n]
                 n = c
@@ -186,7 +235,7 @@ def reference_margin(doc: dict[str, Any], v: list[float]) -> float:
         n = 0
         while t["feature"][n] >= 0:
             x = v[pos[t["feature"][n]]]
-            n = t["left"][n] if x <= t["threshold"][n] else t["right"][n]
+            n = t["left"][n] if goes_left(x, t["threshold"][n], *_split(t, n)) else t["right"][n]
         s += t["value"][n]
     return s
 
@@ -200,6 +249,11 @@ def _check_tree(t: dict, n_features: int) -> None:
     n = len(f)
     if not n or any(len(x) != n for x in (thr, lo, hi, val)):
         raise ModelError("a tree's arrays differ in length")
+    for key in ("missing", "default_left"):
+        opt = t.get(key)
+        if opt is not None and (not isinstance(opt, list) or len(opt) != n
+                                or not all(isinstance(x, int) and 0 <= x <= 2 for x in opt)):
+            raise ModelError(f"a tree's `{key}` must be a list of small ints, one per node")
     for k in range(n):
         if not (isinstance(f[k], int) and -1 <= f[k] < n_features):
             raise ModelError("tree feature index out of range")
@@ -223,7 +277,7 @@ def margin_source(trees: list[dict], index: tuple[int, ...], base: float) -> str
         if k < 0:
             lines.append(f"{pad}s += {float(t['value'][n])!r}")
             return
-        lines.append(f"{pad}if x{index[k]} <= {float(t['threshold'][n])!r}:")
+        lines.append(f"{pad}if {_left_src(f'x{index[k]}', t['threshold'][n], *_split(t, n))}:")
         emit(t, t["left"][n], depth + 1)
         lines.append(f"{pad}else:")
         emit(t, t["right"][n], depth + 1)
@@ -272,7 +326,7 @@ def _compile_contributions(trees: list[dict], index: tuple[int, ...], feats: tup
             return
         val = t["value"]
         lo, hi = t["left"][n], t["right"][n]
-        lines.append(f"{pad}if x{index[k]} <= {float(t['threshold'][n])!r}:")
+        lines.append(f"{pad}if {_left_src(f'x{index[k]}', t['threshold'][n], *_split(t, n))}:")
         lines.append(f"{pad}    c{k} += {float(val[lo]) - float(val[n])!r}")
         emit(t, lo, depth + 1)
         lines.append(f"{pad}else:")

@@ -9,6 +9,12 @@ A rule fires when all of its conditions hold. The evidence ``E`` is the sum of t
 weights that fired (negative weights are evidence of a legitimate account) and the
 score is ``1 - exp(-max(E, 0))``: weight 1 alone gives 0.63, 2 gives 0.86, 3 gives 0.95.
 
+A condition on a missing signal (NaN: computed from an event family the platform does not
+provide, or a field the events lack) is false, whatever the operator: unknown is never
+evidence. ``[platform] provides`` lists the optional families (``bulkguard.signals.OPTIONAL``)
+the platform sends; the default is all of them, and per account a family that is provided
+but absent (no ``register`` for an account that existed before the stream) is unknown too.
+
 >>> rules = Rules.from_toml('''
 ... [actions]
 ... throttle = 0.4
@@ -37,12 +43,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from bulkguard.signals import NAMES
+from bulkguard.signals import NAMES, OPTIONAL
 
 ACTIONS = ("throttle", "challenge", "suspend", "ban")
 RULE_KEYS = ("code", "when", "weight", "explain")
-TOP_KEYS = ("version", "actions", "rule", "model")
-MODEL_KEYS = ("weight", "floor", "cap", "clear", "clear_cap")
+TOP_KEYS = ("version", "actions", "rule", "model", "platform")
+MODEL_KEYS = ("weight", "floor", "cap", "clear", "clear_cap", "clear_when", "add_when")
+PLATFORM_KEYS = ("provides",)
 _COND = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
 _CODE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$")
 
@@ -74,12 +81,19 @@ class Rules:
     model_clear: float = 0.0    # under this probability the model takes evidence away
     model_clear_cap: float = 0.0  # most evidence it may take away
     digest: str = ""            # sha256 of the source text, for checkpoints
+    provides: frozenset[str] = frozenset(OPTIONAL)   # optional event families the platform sends
+    model_clear_when: tuple[tuple[str, str, float], ...] = ()  # conditions for taking evidence away
+    model_add_when: tuple[tuple[str, str, float], ...] = ()    # conditions for adding evidence
 
     # -- loading ------------------------------------------------------------------------
+    @staticmethod
+    def default_text() -> str:
+        """The shipped rules file's text."""
+        return resources.files("bulkguard.scoring").joinpath("rules.toml").read_text("utf-8")
+
     @classmethod
     def default(cls) -> Rules:
-        text = resources.files("bulkguard.scoring").joinpath("rules.toml").read_text("utf-8")
-        return cls.from_toml(text, source="<shipped rules.toml>")
+        return cls.from_toml(cls.default_text(), source="<shipped rules.toml>")
 
     @classmethod
     def load(cls, path: str | Path | None) -> Rules:
@@ -122,6 +136,35 @@ class Rules:
         for k in model:
             if k not in MODEL_KEYS:
                 raise RulesError(f"{source}: [model] unknown key {k!r}{_did_you_mean(k, MODEL_KEYS)}")
+        plat = doc.get("platform", {})
+        if not isinstance(plat, dict):
+            raise RulesError(f"{source}: [platform] must be a table")
+        for k in plat:
+            if k not in PLATFORM_KEYS:
+                raise RulesError(f"{source}: [platform] unknown key {k!r}"
+                                 f"{_did_you_mean(k, PLATFORM_KEYS)}")
+        prov = plat.get("provides", list(OPTIONAL))
+        if not isinstance(prov, list) or not all(isinstance(x, str) for x in prov):
+            raise RulesError(f"{source}: [platform] provides must be a list of family names "
+                             f"({', '.join(OPTIONAL)})")
+        for x in prov:
+            if x not in OPTIONAL:
+                raise RulesError(f"{source}: [platform] provides: unknown family {x!r}"
+                                 f"{_did_you_mean(x, OPTIONAL)} (one of {', '.join(OPTIONAL)})")
+        clear_when = model.get("clear_when", [])
+        if isinstance(clear_when, str):
+            clear_when = [clear_when]
+        if not isinstance(clear_when, list):
+            raise RulesError(f"{source}: [model] clear_when must be a list of conditions")
+        cw = tuple(_condition(c, f"{source}: [model] clear_when[{j}]")
+                   for j, c in enumerate(clear_when))
+        add_when = model.get("add_when", [])
+        if isinstance(add_when, str):
+            add_when = [add_when]
+        if not isinstance(add_when, list):
+            raise RulesError(f"{source}: [model] add_when must be a list of conditions")
+        aw = tuple(_condition(c, f"{source}: [model] add_when[{j}]")
+                   for j, c in enumerate(add_when))
         rules, seen = [], set()
         raw_rules = doc.get("rule", [])
         if not isinstance(raw_rules, list):
@@ -148,17 +191,7 @@ class Rules:
             if not isinstance(when, list) or not when:
                 raise RulesError(f"{where}: `when` must be a non-empty list of conditions like "
                                  "\"noncontact_1m >= 8\"")
-            conds = []
-            for j, c in enumerate(when):
-                m = _COND.match(c) if isinstance(c, str) else None
-                if not m:
-                    raise RulesError(f"{where}: when[{j}] {c!r} is not `signal OP number` "
-                                     "(OP one of >= <= > < == !=)")
-                name, op, val = m.groups()
-                if name not in NAMES:
-                    raise RulesError(f"{where}: when[{j}] unknown signal {name!r}"
-                                     f"{_did_you_mean(name, NAMES)}")
-                conds.append((name, op, float(val)))
+            conds = [_condition(c, f"{where}: when[{j}]") for j, c in enumerate(when)]
             explain = r.get("explain", "")
             if not isinstance(explain, str):
                 raise RulesError(f"{where}: `explain` must be a string")
@@ -175,15 +208,29 @@ class Rules:
         if ml > mf:
             raise RulesError(f"{source}: [model] clear ({ml}) must not exceed floor ({mf})")
         out = cls(tuple(rules), tuple(th), float(mw), float(mf),  # type: ignore[arg-type]
-                  float(mc), float(ml), float(mlc), digest)
+                  float(mc), float(ml), float(mlc), digest, frozenset(prov), cw, aw)
         object.__setattr__(out, "_fire", _compile(out.rules))
         object.__setattr__(out, "_sum", _compile(out.rules, total=True))
+        object.__setattr__(out, "_clear_ok", _compile(
+            (Rule("CLEAR", cw, 1.0),) if cw else (), total=True))
+        object.__setattr__(out, "_add_ok", _compile(
+            (Rule("ADD", aw, 1.0),) if aw else (), total=True))
         return out
 
     # -- use ------------------------------------------------------------------------------
     def fired(self, v: list[float]) -> list[int]:
         """Indexes of the rules whose conditions hold for signal vector ``v``."""
         return self._fire(v)  # type: ignore[attr-defined]
+
+    def may_clear(self, v: list[float]) -> bool:
+        """True if the model's confident "legitimate" may take evidence away for ``v``: the
+        ``[model] clear_when`` conditions hold (always, without conditions)."""
+        return not self.model_clear_when or self._clear_ok(v) > 0.0  # type: ignore[attr-defined]
+
+    def may_add(self, v: list[float]) -> bool:
+        """True if the model's probability may add evidence for ``v``: the ``[model]
+        add_when`` conditions hold (always, without conditions)."""
+        return not self.model_add_when or self._add_ok(v) > 0.0  # type: ignore[attr-defined]
 
     def weight_of(self, v: list[float]) -> float:
         """Summed weight of the rules that fire for ``v`` (the hot path: no reasons built)."""
@@ -224,13 +271,37 @@ def reasons_of(hits: list[tuple[float, str]]) -> list[str]:
     return [c for w, c in sorted(hits, key=lambda h: (-h[0], h[1])) if w > 0]
 
 
+def _condition(c: object, where: str) -> tuple[str, str, float]:
+    """One ``"signal OP number"`` condition, validated."""
+    m = _COND.match(c) if isinstance(c, str) else None
+    if not m:
+        raise RulesError(f"{where} {c!r} is not `signal OP number` (OP one of >= <= > < == !=)")
+    name, op, val = m.groups()
+    if name not in NAMES:
+        raise RulesError(f"{where} unknown signal {name!r}{_did_you_mean(name, NAMES)}")
+    return name, op, float(val)
+
+
+def _test(i: int, op: str, val: float) -> str:
+    """Source of one condition; false on NaN (every comparison with NaN is false but ``!=``)."""
+    if op == "!=":
+        return f"(v[{i}] == v[{i}] and v[{i}] != {val!r})"
+    return f"v[{i}] {op} {val!r}"
+
+
 def _compile(rules: tuple[Rule, ...], total: bool = False):
     """Compile rules into one Python function over the signal vector (validated names only):
-    the indexes of the rules that fire, or (``total``) the sum of their weights."""
+    the indexes of the rules that fire, or (``total``) the sum of their weights.
+
+    >>> f = _compile((Rule("X", (("msgs_1m", "!=", 0.0),), 1.0),), total=True)
+    >>> v = [0.0] * len(NAMES)
+    >>> f(v), f([float("nan")] * len(NAMES)), f([2.0] * len(NAMES))
+    (0.0, 0.0, 1.0)
+    """
     index = {n: i for i, n in enumerate(NAMES)}
     lines = ["def fire(v):", "    out = 0.0" if total else "    out = []"]
     for k, r in enumerate(rules):
-        cond = " and ".join(f"v[{index[n]}] {op} {val!r}" for n, op, val in r.conditions)
+        cond = " and ".join(_test(index[n], op, val) for n, op, val in r.conditions)
         lines.append(f"    if {cond}: out " + (f"+= {r.weight!r}" if total else f".append({k})"))
     lines.append("    return out")
     ns: dict = {}

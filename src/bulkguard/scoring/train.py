@@ -38,9 +38,12 @@ from typing import Any
 import numpy as np
 
 SEED = 42
+MISSING_TYPES = {"None": 0, "Zero": 1, "NaN": 2}   # LightGBM's missing_type -> model.py's code
 MAX_ROWS = 400            # rows kept per account (evenly spread over its re-scores)
 HARD_LEGIT = 5.0          # weight of a hard legitimate account relative to a plain human
-HARD_ARCHETYPES = ("organiser", "heavy_chatter", "group_admin", "business", "brigade_victim")
+HARD_ARCHETYPES = ("organiser", "heavy_chatter", "group_admin", "business", "brigade_victim",
+                   "announcer", "no_sync_user", "dialer", "support_agent", "teacher",
+                   "background")   # real people (CollegeMsg): the behaviour that matters most
 CALIB_SHARE = 0.3         # share of accounts held out for calibration
 ABUSIVE_SHARE = 0.05      # total weight of the abusive class relative to the legitimate one
 ROW_POWER = 1.0           # an account's rows weigh 1/rows**ROW_POWER each
@@ -62,11 +65,34 @@ PARAMS: dict[str, Any] = {
     "verbosity": -1,
 }
 NUM_TREES = 50
-#: Signals the model does not use. ``violations`` (messages refused by the business-lane
-#: policy) is never above 0 for a simulated legitimate business, so a model would learn
-#: "one refusal = abuser"; the policy lane and the POLICY_VIOLATIONS rules judge it instead.
-EXCLUDE: tuple[str, ...] = ("violations",)
-CARD_DATE = "2026-11-27"
+def _excluded() -> tuple[str, ...]:
+    """Signals the model does not use: every signal of an optional event family
+    (``bulkguard.signals.REQUIRES``), and ``family_flagged``.
+
+    The model sees behaviour that every platform has (messages: fan-out to people who never
+    answer, the same content to strangers across accounts, timing, reply ratios). Optional
+    families add evidence only through rules of non-negative weight, so removing one from a
+    stream can never raise a score, and the model's confident "legitimate" never rests on
+    them: a simulated new user always synced contacts and no simulated abuser did, so a
+    model given ``sync_numbers`` or ``account_age_h`` learns exactly that shortcut.
+    ``violations`` (business lane) was never above 0 for a simulated legitimate business; the
+    policy lane and the POLICY_VIOLATIONS rules judge it. ``family_flagged`` depends on other
+    accounts' stops; the FAMILY_* rules use it."""
+    from bulkguard.signals import REQUIRES
+    return tuple(REQUIRES) + ("family_flagged",)
+
+
+EXCLUDE: tuple[str, ...] = _excluded()
+#: Training variants per seed: besides ``seed-N``, ``make-scenarios`` writes ``seed-N-vK`` for
+#: K < VARIANTS, the simulator's K-th random-families-missing variant of the same world
+#: (``bulkguard.sim.random_variant``: contacts, registrations, their metadata, typing,
+#: digests, reports, blocks each missing with probability 0.3, sometimes a cold start).
+VARIANTS = 1
+#: Signals whose absence (0: a field or family the platform does not send) must never raise
+#: the model's output: LightGBM keeps the margin non-decreasing in each of them.
+MONOTONE_UP: tuple[str, ...] = ("digest_repeat", "digest_fanout", "digest_accounts",
+                                "forwarded", "forwarded_high", "link_share")
+CARD_DATE = "2026-12-01"
 COLLEGEMSG = "/work/shared/data/collegemsg/CollegeMsg.txt.gz"
 
 #: Training scenario recipes by seed: (accounts, days, background from day, mix). Seeds 1-20
@@ -114,13 +140,14 @@ def background_slice(src: str | Path, from_day: float, out_dir: Path) -> Path:
 
 
 def make_scenarios(out: str | Path, seeds: list[int], background: str | None = COLLEGEMSG,
-                   scale: float = 1.0) -> list[Path]:
-    """Simulate one scenario per seed into ``out/seed-N`` (skipping existing ones)."""
-    from bulkguard.sim import simulate
+                   scale: float = 1.0, variants: int = VARIANTS) -> list[Path]:
+    """Simulate one scenario per seed into ``out/seed-N``, and its first ``variants``
+    random-families-missing variants into ``out/seed-N-vK`` (skipping existing ones)."""
+    from bulkguard.sim import random_variant, simulate
     dirs = []
-    for s in seeds:
+    for s, k in ((s, k) for s in seeds for k in (None, *range(variants))):
         accounts, days, bg_day, mix = recipe(s)
-        d = Path(out) / f"seed-{s}"
+        d = Path(out) / (f"seed-{s}" if k is None else f"seed-{s}-v{k}")
         dirs.append(d)
         if (d / "labels.jsonl").exists() and (d / "events.jsonl").exists():
             continue
@@ -129,11 +156,16 @@ def make_scenarios(out: str | Path, seeds: list[int], background: str | None = C
             bgp = str(background_slice(background, bg_day, Path(out) / "_background"))
         n = max(20, int(accounts * scale))
         t = time.perf_counter()
-        info = simulate(d, seed=s, accounts=n, days=days, background=bgp, mix=mix)
+        info = simulate(d, seed=s, accounts=n, days=days, background=bgp, mix=mix,
+                        random_missing=k)
+        missing = None
+        if k is not None:
+            v = random_variant(s, k)
+            missing = ",".join(v["without"]) + (" cold start" if v["cold_start"] else "")
         (d / "recipe.json").write_text(json.dumps(
             {"seed": s, "accounts": n, "days": days,
              "background": f"{Path(background).name} from day {bg_day:g}" if bgp else None,
-             "mix": mix or "default"}) + "\n")
+             "mix": mix or "default", "missing": missing}) + "\n")
         print(f"seed {s}: {info['events']:,} events, {info['labels']} "
               f"({time.perf_counter() - t:.1f} s) -> {d}", file=sys.stderr)
     return dirs
@@ -242,6 +274,8 @@ def _trees_of(booster: Any, names: tuple[str, ...]) -> tuple[list[str], list[dic
     trees = []
     for t in dump["tree_info"]:
         feat, thr, left, right, value = [], [], [], [], []
+        miss: list[int] = []
+        dleft: list[int] = []
 
         def walk(n: dict) -> int:
             k = len(feat)
@@ -249,6 +283,8 @@ def _trees_of(booster: Any, names: tuple[str, ...]) -> tuple[list[str], list[dic
             thr.append(0.0)
             left.append(-1)
             right.append(-1)
+            miss.append(0)
+            dleft.append(1)
             if "leaf_index" in n or "split_index" not in n:
                 value.append(float(n.get("leaf_value", 0.0)))
                 return k
@@ -257,14 +293,19 @@ def _trees_of(booster: Any, names: tuple[str, ...]) -> tuple[list[str], list[dic
             f = int(n["split_feature"])
             feat[k] = used.setdefault(f, len(used))
             thr[k] = float(n["threshold"])
+            miss[k] = MISSING_TYPES[n.get("missing_type", "None")]
+            dleft[k] = int(bool(n.get("default_left", True)))
             value.append(float(n.get("internal_value", 0.0)))
             left[k] = walk(n["left_child"])
             right[k] = walk(n["right_child"])
             return k
 
         walk(t["tree_structure"])
-        trees.append({"feature": feat, "threshold": thr, "left": left, "right": right,
-                      "value": value})
+        tree = {"feature": feat, "threshold": thr, "left": left, "right": right, "value": value}
+        if any(miss) or not all(dleft):   # NaN routing, only where it differs from the default
+            tree["missing"] = miss
+            tree["default_left"] = dleft
+        trees.append(tree)
     order = sorted(used, key=used.get)
     return [names[f] for f in order], trees
 
@@ -303,6 +344,8 @@ def fit(data: dict[str, Any], num_trees: int = NUM_TREES, params: dict | None = 
     import lightgbm as lgb
 
     prm = dict(PARAMS, **(params or {}))
+    prm.setdefault("monotone_constraints",
+                   [1 if n in MONOTONE_UP else 0 for n in data["names"]])
     y_acc = data["label"]
     n_acc = len(y_acc)
     rng = np.random.default_rng(seed)
@@ -377,32 +420,49 @@ def write_card(path: Path, doc: dict[str, Any], extra: str = "") -> None:
         f"weighs {meta.get('abusive_share')} of the legitimate one (so an ambiguous vector, e.g. "
         "the first message of an account, gets a low p and the model waits for evidence). "
         "The engine adds `-ln(1-p) * [model] weight` (at most `[model] cap`) to the rules' "
-        "evidence when `p >= [model] floor` (rules.toml). `Model.reasons` names up to three "
+        "evidence when `p >= [model] floor` and the `[model] add_when` conditions hold (the "
+        "shipped rules: the account sent one content to 3+ new people), and takes evidence "
+        "away for `p < [model] clear` only where `[model] clear_when` holds (some recipients "
+        "answered); both rest on messages alone. `Model.reasons` names up to three "
         "features with the largest positive path contributions (Saabas) as `MODEL_<FEATURE>`.",
         "", "## Features", "",
         f"{len(doc['features'])} of the {meta.get('signals_total', '?')} signals are used: "
         + ", ".join(f"`{f}`" for f in sorted(doc["features"])) + "."
-        + (" Left out by design: " + ", ".join(f"`{f}`" for f in meta.get("excluded_signals", []))
-           + " (never above 0 for a simulated legitimate business; the business-lane policy and "
-           "the POLICY_VIOLATIONS rules judge it)." if meta.get("excluded_signals") else ""), "",
+        + (" Left out by design: every signal of an optional event family ("
+           + ", ".join(f"`{f}`" for f in meta.get("excluded_signals", []))
+           + "). The model sees only behaviour every platform has (messages), so removing an "
+           "optional family (registrations, contacts, typing, reports, blocks, groups, the "
+           "business lane) never changes what it says, and its confident \"legitimate\" never "
+           "rests on them; those families add evidence through rules of non-negative weight "
+           "only. (The previous model learned \"new account without a contact sync = abuser\" "
+           "from `account_age_h`, `sync_numbers`: every simulated new user synced, no "
+           "simulated abuser did.)" if meta.get("excluded_signals") else ""), "",
         "## Training data", "",
         "Scenarios: `python -m bulkguard.scoring.train make-scenarios --out scenarios --seeds "
-        + " ".join(str(s.get("recipe", {}).get("seed", "?")) for s in meta.get("scenarios", []))
+        + " ".join(dict.fromkeys(str(s.get("recipe", {}).get("seed", "?"))
+                                 for s in meta.get("scenarios", [])))
         + "` (recipes in `bulkguard.scoring.train.RECIPES`; the background is "
         "`shared/data/collegemsg/CollegeMsg.txt.gz` (real messages of 1,899 students, SNAP) from "
         "day 24 of the file on, so training never sees the edges of the simulator's default "
         "window (days 6-20), which the held-out background scenario uses; about a third of "
         "the held-out window's users also appear later, in the training slice).", "",
         f"Command: `{meta.get('command', '')}`", "",
-        "| scenario | seed | accounts | days | background | mix | rows | accounts labeled (abusive) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | seed | accounts | days | background | mix | missing | rows | accounts labeled (abusive) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in meta.get("scenarios", []):
         r = s.get("recipe", {})
         lines.append(f"| {s['name']} | {r.get('seed', '?')} | {r.get('accounts', '?')} | "
                      f"{r.get('days', '?')} | {r.get('background') or '-'} | "
-                     f"{r.get('mix', '?')} | {s['rows']:,} | {s['accounts']:,} ({s['abusive']}) |")
-    lines += ["", f"Rows are the signal vectors at every re-score of a rules-only replay "
+                     f"{r.get('mix', '?')} | {r.get('missing') or '-'} | {s['rows']:,} | "
+                     f"{s['accounts']:,} ({s['abusive']}) |")
+    lines += ["", "`seed-N-vK` is the simulator's K-th random-families-missing variant of seed N "
+              "(`bulkguard simulate --random-missing K`): the same world with some optional "
+              "families left out (column *missing*), as a platform without them sends it. "
+              f"The margin is kept non-decreasing in {', '.join(f'`{n}`' for n in MONOTONE_UP)} "
+              "(LightGBM monotone constraints), whose absence (a field the platform does not "
+              "send) reads as 0.", "",
+              f"Rows are the signal vectors at every re-score of a rules-only replay "
               f"(at most {meta.get('max_rows')} per account, evenly spread). Accounts are split "
               f"{1 - meta.get('calib_share', 0):.0%} fit / {meta.get('calib_share', 0):.0%} "
               "calibration (stratified by label). Hard legitimate archetypes "
@@ -512,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--background", default=COLLEGEMSG,
                    help="edge list for the recipes with a background (default CollegeMsg)")
     m.add_argument("--scale", type=float, default=1.0, help="scale the number of humans")
+    m.add_argument("--variants", type=int, default=VARIANTS,
+                   help="random-families-missing variants per seed (seed-N-vK)")
     t = sub.add_parser("train", help="same as `bulkguard train`")
     t.add_argument("--scenarios", nargs="+", required=True)
     t.add_argument("--out", required=True)
@@ -527,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "make-scenarios":
         try:
-            make_scenarios(a.out, a.seeds, a.background, a.scale)
+            make_scenarios(a.out, a.seeds, a.background, a.scale, a.variants)
         except ValueError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2

@@ -1,6 +1,30 @@
 """Abuse signals: one module per family, each signal a small pure function
 ``f(account, world) -> float`` of state. ``NAMES`` fixes their order: it is the
-feature vector of the model and the vocabulary of the rules file."""
+feature vector of the model and the vocabulary of the rules file.
+
+Unknown is not evidence
+-----------------------
+Every platform has messages (sender, recipient or group, time). Everything else is an
+*optional family* (:data:`OPTIONAL`): registrations and their metadata, address books,
+typing indicators, reports, blocks, groups, the business lane. A family the platform does
+not provide (``[platform] provides`` in the rules file), or a field absent from an event,
+is unknown. A signal computed from it is then NaN (:data:`bulkguard.state.account.MISSING`):
+rule conditions on NaN are false, and the model sends NaN where LightGBM learned to. So:
+
+* counts that only add evidence (reports, blocks, sweep sizes) may be 0 when nothing
+  happened; ratios and ages with nothing to measure are NaN (``account_age_h`` of an
+  account first seen without ``register``, ``sync_match_rate`` before a sync,
+  ``notype_share`` without ``typing_ms``, registration-cluster sizes without metadata);
+* the notion of a *stranger* is behavioural: a recipient who never wrote to the sender,
+  whatever the address books say, so removing contacts changes no core signal;
+* :data:`REQUIRES` names, for every signal computed from an optional family, the families
+  it needs; the engine masks them to NaN when none of those is provided.
+
+>>> sorted(f for f, in (REQUIRES["account_age_h"],))
+['register']
+>>> [n for n in NAMES if n not in REQUIRES][:4]
+['msgs_1m', 'msgs_1h', 'msgs_1d', 'noncontact_1m']
+"""
 
 from __future__ import annotations
 
@@ -19,6 +43,39 @@ FAMILIES = (velocity, fanout, engagement, timing, registration, coordination, di
             feedback, content, business)
 SIGNALS: dict[str, Signal] = {f.__name__: f for m in FAMILIES for f in m.SIGNALS}
 NAMES: tuple[str, ...] = tuple(SIGNALS)
+
+#: Event families a platform may or may not provide (the ``[platform] provides`` vocabulary).
+OPTIONAL: tuple[str, ...] = ("register", "contacts", "typing", "reports", "blocks", "groups",
+                             "business")
+_REG = ("register",)
+#: Signals computed from optional families: name -> the families it is computed from
+#: (masked to NaN when the platform provides none of them). Every other signal is core:
+#: computed from messages alone.
+REQUIRES: dict[str, tuple[str, ...]] = {
+    **{n: _REG for n in ("early_msgs", "account_age_h", "reg_ip_1h", "reg_ip_1d",
+                         "reg_device_1d", "reg_block_1d", "country_mismatch", "registered",
+                         "cluster_size_1d", "cluster_flagged")},
+    **{n: ("contacts",) for n in ("sync_numbers", "sync_max", "sync_match_rate", "sync_count")},
+    "notype_share": ("typing",),
+    **{n: ("reports",) for n in ("reports", "reports_partner", "reports_stranger", "report_text",
+                                 "reports_filed", "reports_filed_stranger", "brigade_size")},
+    "blocks": ("blocks",),
+    "feedback_rate": ("blocks", "reports"),
+    **{n: ("groups",) for n in ("group_adds_noncontact_1h", "groups_created", "group_adds",
+                                "group_adds_noncontact", "group_adds_stranger",
+                                "group_noncontact_share")},
+    **{n: ("business",) for n in ("violations", "is_business")},
+}
+
+
+def masked(provides: frozenset[str] | set[str]) -> tuple[int, ...]:
+    """Indexes in ``NAMES`` of the signals unknown on a platform providing ``provides``.
+
+    >>> [NAMES[i] for i in masked(set(OPTIONAL) - {"typing"})]
+    ['notype_share']
+    """
+    return tuple(i for i, n in enumerate(NAMES)
+                 if n in REQUIRES and not any(f in provides for f in REQUIRES[n]))
 
 
 def vector(a: Account, w: World) -> list[float]:
@@ -63,6 +120,8 @@ def vector(a: Account, w: World) -> list[float]:
         registration.registered(a, w),
         coordination.cluster_size_1d(a, w),
         coordination.cluster_flagged(a, w),
+        coordination.family_flagged(a, w),
+        coordination.brigade_size(a, w),
         discovery.sync_numbers(a, w),
         discovery.sync_max(a, w),
         discovery.sync_match_rate(a, w),

@@ -1,6 +1,10 @@
-"""Engagement: do the people an account writes to ever answer, and how fast?
+"""Engagement: do the people an account writes to first ever answer, and how fast?
 
->>> a = Account(0); a.n_recip, a.n_answered, a.reply_delay_sum = 10, 8, 800.0
+Answers are counted over the chats the account *opened* (wrote to someone who had not
+written to it): replying once to many people who wrote first (a victim of a partner
+brigade, a shop answering customers) is not writing to people who never answer.
+
+>>> a = Account(0); a.n_recip = a.n_opened = 10; a.n_answered, a.reply_delay_sum = 8, 800.0
 >>> reply_ratio(a, World()), unanswered(a, World()), reply_delay(a, World())
 (0.8, 2.0, 100.0)
 """
@@ -13,13 +17,13 @@ from bulkguard.state.world import World
 
 
 def reply_ratio(a: Account, w: World) -> float:
-    """Share of distinct recipients who ever answered (1.0 while there are none)."""
-    return a.n_answered / a.n_recip if a.n_recip else 1.0
+    """Share of the chats it opened whose recipient ever answered (1.0 while there are none)."""
+    return min(1.0, a.n_answered / a.n_opened) if a.n_opened else 1.0
 
 
 def unanswered(a: Account, w: World) -> float:
-    """Distinct recipients who never answered."""
-    return float(a.n_recip - a.n_answered)
+    """Chats it opened whose recipient never answered."""
+    return float(max(0, a.n_opened - a.n_answered))
 
 
 def reply_delay(a: Account, w: World) -> float:
@@ -38,8 +42,8 @@ def inbound_ratio(a: Account, w: World) -> float:
 
 
 def recipients_settled(a: Account, w: World) -> float:
-    """Distinct recipients first written to more than about an hour ago (time to answer)."""
-    return max(0.0, a.n_recip - est(a.h_new, a.h_new_p, a.bh, w.now, HOUR))
+    """Chats it opened more than about an hour ago (their recipients had time to answer)."""
+    return max(0.0, a.n_opened - est(a.h_new, a.h_new_p, a.bh, w.now, HOUR))
 
 
 def reply_ratio_settled(a: Account, w: World) -> float:
@@ -47,7 +51,7 @@ def reply_ratio_settled(a: Account, w: World) -> float:
     unanswered (1.0 while there are none).
 
     >>> a, w = Account(0), World()
-    >>> a.n_recip, a.n_answered, a.h_new, a.bh = 50, 5, 45, 0
+    >>> a.n_opened, a.n_answered, a.h_new, a.bh = 50, 5, 45, 0
     >>> reply_ratio_settled(a, w)
     1.0
     """

@@ -1,4 +1,8 @@
-"""Groups: creating groups and filling them with people who are not one's contacts.
+"""Groups: creating groups and filling them with strangers.
+
+Optional family ``groups``. A member added is a *non-contact* when they never wrote to the
+adder (behaviour, not address books: see :mod:`bulkguard.signals.velocity`), a *stranger*
+when neither ever wrote to the other.
 
 >>> a = Account(0); a.groups_created, a.group_adds, a.group_adds_nc = 2, 40, 38
 >>> group_adds_noncontact(a, World()), group_noncontact_share(a, World())

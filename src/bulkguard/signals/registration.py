@@ -1,6 +1,9 @@
 """Registration: many accounts from one IP, device or phone-number block; phone country
 different from the declared one.
 
+Optional family ``register``: an account without a ``register`` event, or whose event lacks
+the field (``ip``, ``device``, ``phone``, ``country``), gets NaN (unknown), not 0.
+
 >>> w = World(); w.now = 100.0
 >>> from bulkguard.events import Register
 >>> for i in range(3):
@@ -13,18 +16,22 @@ different from the declared one.
 
 from __future__ import annotations
 
-from bulkguard.state.account import Account
+from bulkguard.state.account import MISSING, Account
 from bulkguard.state.windows import DAY, HOUR
 from bulkguard.state.world import World
 
 
 def _hour(table: dict, key: str | None, a: Account, w: World) -> float:
-    c = table.get(key) if key is not None else None
+    if key is None:
+        return MISSING
+    c = table.get(key)
     return w.reg_count(c, a, HOUR, c.counter.hour(w.now)) if c is not None else 0.0
 
 
 def _day(table: dict, key: str | None, a: Account, w: World) -> float:
-    c = table.get(key) if key is not None else None
+    if key is None:
+        return MISSING
+    c = table.get(key)
     return w.reg_count(c, a, DAY, c.counter.day(w.now)) if c is not None else 0.0
 
 
@@ -51,7 +58,9 @@ def reg_block_1d(a: Account, w: World) -> float:
 
 
 def country_mismatch(a: Account, w: World) -> float:
-    """1 if the phone's calling code does not belong to the declared country."""
+    """1 if the phone's calling code does not belong to the declared country (NaN: no phone)."""
+    if a.reg_block is None:
+        return MISSING
     return 1.0 if a.country_mismatch else 0.0
 
 

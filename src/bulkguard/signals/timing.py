@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
-from bulkguard.state.account import Account
+from bulkguard.state.account import MISSING, Account
 from bulkguard.state.world import World
 
 MIN_GAPS: Final = 5  # fewer gaps say nothing about regularity
@@ -33,25 +33,30 @@ def gap_mean(a: Account, w: World) -> float:
 
 
 def notype_share(a: Account, w: World) -> float:
-    """Share of sends with a known ``typing_ms`` that had no typing at all."""
-    return a.n_notype / a.n_typed if a.n_typed else 0.0
+    """Share of sends with a known ``typing_ms`` that had no typing at all (NaN: no send
+    carried ``typing_ms``, the platform does not report typing)."""
+    return a.n_notype / a.n_typed if a.n_typed else MISSING
 
 
 def early_msgs(a: Account, w: World) -> float:
-    """Messages sent in the first 10 minutes after registration."""
-    return float(a.early_msgs)
+    """Messages sent in the first 10 minutes after registration (NaN: no ``register`` seen)."""
+    return float(a.early_msgs) if a.reg_ts >= 0.0 else MISSING
 
 
 def account_age_h(a: Account, w: World) -> float:
-    """Hours since registration; 10,000 for accounts that existed before the stream.
+    """Hours since registration; NaN for an account first seen without a ``register`` event:
+    it existed before the stream, of unknown age, so no age evidence for or against it.
 
     >>> a, w = Account(0), World()
     >>> a.reg_ts, w.now = 0.0, 7200.0
     >>> account_age_h(a, w)
     2.0
+    >>> a.reg_ts = -1.0
+    >>> account_age_h(a, w)
+    nan
     """
     if a.reg_ts < 0.0:
-        return 10_000.0
+        return MISSING
     return (w.now - a.reg_ts) / 3600.0
 
 

@@ -1,7 +1,10 @@
 """Velocity: how much an account sends, to non-contacts, and how many chats it opens.
 
-A non-contact is a recipient that neither side added with ``contact_add`` and that
-never wrote first. Windows are the last minute, hour and day on event time.
+A *non-contact* (a stranger) is a recipient who never wrote to the sender, judged by
+behaviour only: ``contact_add`` and contact syncs do not count, because address books are
+an optional family (a platform without them, or a user who denies the permission, must
+not look any more a stranger-writer). Windows are the last minute, hour and day on event
+time.
 
 >>> a, w = Account(0), World()
 >>> w.now = 120.0

@@ -20,6 +20,10 @@ CHALLENGE: Final = 2
 SUSPEND: Final = 3
 BAN: Final = 4
 LEVEL_NAMES = ("none", "throttle", "challenge", "suspend", "ban")
+# The value of a signal computed from something the stream did not show (an event family the
+# platform does not provide, a field absent from an event): unknown, never evidence. Rule
+# conditions on it are false; the model sends it down the side LightGBM learned for missing.
+MISSING: Final = math.nan
 
 # In the order of the record's memory: what every message reads or writes comes first, so
 # that a message touches a few adjacent cache lines of its sender's record, not all of it.
@@ -28,7 +32,7 @@ _FIELDS = (
     "id", "level", "since_score", "reg_ts", "last_ts", "bm", "bh", "bd",
     "m_msg", "m_msg_p", "m_nc", "m_nc_p", "m_new", "m_new_p",
     "h_msg", "h_nc", "h_new", "h_dist", "d_msg", "d_nc", "d_new", "d_dist",
-    "n_msgs", "n_group_msgs", "n_nc", "n_recip",
+    "n_msgs", "n_group_msgs", "n_nc", "n_recip", "n_opened",
     "last_send", "gap_n", "gap_mean", "gap_var", "n_notype", "n_typed", "early_msgs",
     "fams", "fam_max", "fam_new_max", "n_fwd", "n_fwd_high", "link_msgs",
     # previous hour and day buckets (on a new hour or day)
@@ -44,7 +48,8 @@ _FIELDS = (
     # content across accounts
     "cross_max",
     # feedback (distinct accounts)
-    "blocks", "reports", "reports_partner", "report_text", "filed", "filed_stranger",
+    "blocks", "reports", "reports_partner", "report_text", "filed", "filed_stranger", "filed_target",
+    "piled_on",
     # coordination: stopped siblings were counted in this account's clusters
     "counted",
     # policy and ladder
@@ -74,6 +79,7 @@ class Account:
         self.h_msg = self.h_nc = self.h_new = self.h_dist = 0
         self.d_msg = self.d_nc = self.d_new = self.d_dist = 0
         self.n_msgs = self.n_group_msgs = self.n_nc = self.n_recip = 0
+        self.n_opened = 0  # distinct recipients it wrote to first (chats it opened)
         self.last_send = -1e18  # no send yet: the first gap is huge
         self.gap_n = 0
         self.gap_mean = self.gap_var = 0.0
@@ -99,6 +105,8 @@ class Account:
         self.blocks = self.reports = self.reports_partner = 0
         self.report_text = 0.0
         self.filed = self.filed_stranger = 0  # reports this account filed / against strangers
+        self.filed_target = -1  # id of the last account it reported that never wrote to it
+        self.piled_on: list[int] | None = None  # first 64 strangers who reported this account
         self.counted = False
         self.violations = 0
         self.score = 0.0

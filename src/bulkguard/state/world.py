@@ -8,6 +8,7 @@ Only plain picklable objects live here, so a checkpoint is one ``pickle.dump``.
 
 from __future__ import annotations
 
+import heapq
 import math
 from bisect import bisect_left, bisect_right, insort
 from typing import Any, Final
@@ -53,6 +54,16 @@ def pair_key(a: int, b: int) -> tuple[int, int, int]:
 FAMILY_HAMMING: Final = 3      # near-duplicate digests: SimHash Hamming distance <= 3
 FAMILY_SLOTS: Final = 4        # content families tracked per account (Misra-Gries)
 CLUSTER_MEMBERS: Final = 64    # registrations remembered per IP / device / number block
+FAMILY_MEMBERS: Final = 64     # accounts remembered per cross-account content family
+FAMILY_JOIN_HAMMING: Final = 5  # an account's family joins a global one this near (spun copies)
+# a family (or a report pile-on) re-scores its members when it reaches these sizes: members
+# that sent early are judged again, as a group, once the group shows
+REGROUP_AT: Final = frozenset((3, 5, 8, 12, 16, 24, 32, 48, 64))
+# An account that opens this many chats in an hour is looked at again FOLLOW_UP_AFTER
+# seconds later, whether or not it sends anything more: by then its recipients have had
+# time to answer (a burst to strangers that nobody answers is judged even if it was the last)
+FOLLOW_UP_CHATS: Final = 10
+FOLLOW_UP_AFTER: Final = 3900.0
 EARLY_SECONDS: Final = 600     # "first minutes after registration"
 NEAR_SECONDS: Final = 86_400   # stopped siblings weigh on accounts registered this close to them
 ESTABLISHED_PARTNERS: Final = 3   # two-way chats that make an account established
@@ -132,24 +143,38 @@ class Cluster:
 
 
 class Family:
-    """A near-duplicate content family seen from more than one send, across accounts."""
+    """A near-duplicate content family seen from more than one send, across accounts.
 
-    __slots__ = ("simhash", "accounts", "sends", "last")
+    ``members`` are the accounts that repeat it (the last ``FAMILY_MEMBERS``), ``flagged``
+    how many of them were stopped: a campaign run from many accounts is stopped as a group,
+    whatever (if anything) is known about their registrations."""
+
+    __slots__ = ("simhash", "accounts", "sends", "last", "members", "flagged")
 
     def __init__(self, simhash: int, now: float) -> None:
         self.simhash = simhash
         self.accounts = 0
         self.sends = 0
         self.last = now
+        self.members: list[int] = []
+        self.flagged = 0
+
+    def add(self, aid: int) -> bool:
+        """Count account ``aid`` in; True when the family just reached a REGROUP_AT size."""
+        self.accounts += 1
+        self.members.append(aid)
+        if len(self.members) > FAMILY_MEMBERS:
+            del self.members[0]
+        return self.accounts in REGROUP_AT
 
     def __reduce__(self) -> tuple:
         return Family, (self.simhash, self.last), self.__getstate__()   # see Account.__reduce__
 
     def __getstate__(self) -> tuple:
-        return self.simhash, self.accounts, self.sends, self.last
+        return self.simhash, self.accounts, self.sends, self.last, self.members, self.flagged
 
     def __setstate__(self, st: tuple) -> None:
-        self.simhash, self.accounts, self.sends, self.last = st
+        self.simhash, self.accounts, self.sends, self.last, self.members, self.flagged = st
 
 
 class World:
@@ -172,6 +197,12 @@ class World:
         self.groups: dict[str, list] = {}   # group -> [creator id, members, non-contact adds]
         self.next_family = 0
         self.last_sweep = 0.0
+        # groups that just grew (content families, report pile-ons): the engine re-scores
+        # their members and empties this list
+        self.grown: list[list[int]] = []
+        # follow-ups: (due time, account id), a heap; ``next_due`` is its first time (or inf)
+        self.due: list[tuple[float, int]] = []
+        self.next_due = math.inf
 
     # -- identities -------------------------------------------------------------------
     def id_of(self, name: str) -> int:
@@ -267,6 +298,7 @@ class World:
             else:
                 if not fa & MSG:
                     a.n_recip += 1
+                    a.n_opened += 1
                     a.m_new += 1
                     a.h_new += 1
                     a.d_new += 1
@@ -274,13 +306,17 @@ class World:
                     if b is not None:
                         b.n_senders += 1
                     dirty = a.h_new >= 3
-                if not fb & CONTACT:   # b never added a (a's own add does not count)
-                    a.n_nc += 1
-                    a.m_nc += 1
-                    a.h_nc += 1
-                    a.d_nc += 1
-                    # one stranger is ordinary; a run of them (or a new account) is worth a look
-                    dirty = dirty or a.h_nc >= 3 or a.d_nc >= 10 or a.reg_ts >= 0.0
+                    if a.h_new == FOLLOW_UP_CHATS:
+                        self._follow_up(a.id, now)
+                # b never wrote to a: a stranger, whatever the address books say (contacts are
+                # an optional family: they must not make anyone look more or less a stranger;
+                # and a one-sided contact_add, by either side, proves no relationship)
+                a.n_nc += 1
+                a.m_nc += 1
+                a.h_nc += 1
+                a.d_nc += 1
+                # one stranger is ordinary; a run of them (or a new account) is worth a look
+                dirty = dirty or a.h_nc >= 3 or a.d_nc >= 10 or a.reg_ts >= 0.0
             pairs[key] = ((fa | MSG) << sa) | (fb << sb) | by_a | turns | (int(now) << TS_SHIFT)
         else:
             a.n_group_msgs += 1
@@ -336,6 +372,27 @@ class World:
         a.n_twoway += 1
         b.n_twoway += 1
 
+    def _follow_up(self, aid: int, now: float) -> None:
+        """Look at account ``aid`` again FOLLOW_UP_AFTER seconds from ``now`` (scheduled when
+        an hour's new chats reach FOLLOW_UP_CHATS, and again while the burst goes on)."""
+        heapq.heappush(self.due, (now + FOLLOW_UP_AFTER, aid))
+        self.next_due = self.due[0][0]
+
+    def due_now(self) -> list[int]:
+        """Ids of the accounts whose follow-up time has come (removed from the queue). One
+        that kept sending since the follow-up was set is followed up again an hour after its
+        last send, so a burst is judged once all its recipients had time to answer."""
+        out = []
+        due = self.due
+        while due and due[0][0] <= self.now:
+            t, aid = heapq.heappop(due)
+            out.append(aid)
+            a = self.by_id[aid]
+            if a is not None and a.last_send > t - FOLLOW_UP_AFTER + MINUTE:
+                heapq.heappush(due, (a.last_send + FOLLOW_UP_AFTER, aid))
+        self.next_due = due[0][0] if due else math.inf
+        return out
+
     def _family(self, a: Account, digest: str, to_new: bool, now: float) -> int:
         """Count the message in the sender's near-duplicate families; return its family's sends.
 
@@ -361,7 +418,7 @@ class World:
                 if n > a.fam_max:
                     a.fam_max = n
                 if f[3] < 0:
-                    f[3] = self._join_family(f[0], now)
+                    f[3] = self._join_family(f[0], a.id, now)
                 fam = self.families.get(f[3])
                 if fam is not None:
                     fam.sends += 1
@@ -380,20 +437,22 @@ class World:
                 f[1] -= 1
         return 1
 
-    def _join_family(self, h: int, now: float) -> int:
-        """Find or create the global family of SimHash ``h`` (LSH on four 16-bit bands)."""
+    def _join_family(self, h: int, aid: int, now: float) -> int:
+        """Find or create the global family of SimHash ``h`` (LSH on four 16-bit bands) and
+        count account ``aid`` in it (once: an account joins when it first repeats it)."""
         fams = self.families
         for i in range(4):
             key = i << 16 | (h >> (16 * i)) & 0xFFFF
             for gid in self.bands.get(key, ()):
                 fam = fams.get(gid)
-                if fam is not None and (fam.simhash ^ h).bit_count() <= FAMILY_HAMMING:
-                    fam.accounts += 1
+                if fam is not None and (fam.simhash ^ h).bit_count() <= FAMILY_JOIN_HAMMING:
+                    if fam.add(aid):
+                        self.grown.append(fam.members)
                     return gid
         gid = self.next_family
         self.next_family += 1
         fam = fams[gid] = Family(h, now)
-        fam.accounts = 1
+        fam.add(aid)
         for i in range(4):
             self.bands.setdefault(i << 16 | (h >> (16 * i)) & 0xFFFF, []).append(gid)
         return gid
@@ -452,7 +511,7 @@ class World:
         a = self.account(ev.added_by)
         a.group_adds += 1
         m = self.id_of(ev.member)
-        if not self.is_contact(a.id, m):
+        if not self.flags(m, a.id) & MSG:   # the member never wrote to the adder: a stranger
             a.group_adds_nc += 1
             g[2] += 1
             b = math.floor(self.now) // HOUR
@@ -461,7 +520,7 @@ class World:
                 a.ga_h = 0
                 a.ga_b = b
             a.ga_h += 1
-            if not self.flags(a.id, m) & MSG:
+            if not self.flags(a.id, m) & MSG:   # nor the adder to the member
                 a.group_adds_new += 1
         return a
 
@@ -515,6 +574,14 @@ class World:
             r.filed += 1
             if not v & MSG:  # reporting someone who never wrote to you
                 r.filed_stranger += 1
+                r.filed_target = t.id
+                piled = t.piled_on
+                if piled is None:
+                    piled = t.piled_on = []
+                if len(piled) < FAMILY_MEMBERS:
+                    piled.append(r.id)
+                if t.reports - t.reports_partner in REGROUP_AT:
+                    self.grown.append(piled)
         return t, r
 
     def established(self, a: Account) -> bool:
@@ -540,6 +607,17 @@ class World:
             return 0
         n = c.stopped_between(a.reg_ts - NEAR_SECONDS, a.reg_ts + NEAR_SECONDS)
         return n - 1 if a.counted else n
+
+    def families_of(self, a: Account) -> list[Family]:
+        """The cross-account content families ``a`` repeats and sent to 3+ new recipients."""
+        out = []
+        if a.fams:
+            for f in a.fams:
+                if f[3] >= 0 and f[2] >= 3:
+                    fam = self.families.get(f[3])
+                    if fam is not None:
+                        out.append(fam)
+        return out
 
     def clusters_of(self, a: Account) -> list[Cluster]:
         """The registration clusters (IP, device, number block) ``a`` belongs to."""

@@ -40,7 +40,8 @@ from bulkguard.types import Position, StateSnapshot
 __all__ = ["CHECKPOINT", "FORMAT", "PickleCheckpoints", "Position", "fingerprint"]
 
 CHECKPOINT = "checkpoint.pkl"
-FORMAT = 4   # of checkpoints: 4 since they keep the events a reorder window holds
+FORMAT = 5   # of checkpoints: 5 since they keep the events a reorder window holds, pair records
+             # count turns, clusters keep times, and accounts and content families gained fields
 
 
 def fingerprint(events: str, rules_digest: str, model: str | None, out: str,
