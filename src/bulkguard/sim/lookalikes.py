@@ -63,6 +63,24 @@ def _dialogue(w: World, t: float, a: int, b: int, *, p_answer: float, answer_med
         back *= 0.8
 
 
+def _announce(w: World, t: float, sender: int, recipients: np.ndarray, *, size: int,
+              gaps: tuple[float, float], pasted: float, typed_ms: tuple[int, int],
+              p_answer: float, answer_median: float, back: float) -> None:
+    """One text (one digest) sent to each of ``recipients`` in turn from ``t``, ``gaps``
+    seconds apart: the first typed, then pasted (``typing_ms`` 0) with probability
+    ``pasted``, else a short typing time in ``typed_ms``; each recipient may answer
+    (:func:`_dialogue`)."""
+    rng = w.rng
+    dg = w.hexdigest()
+    tt = t
+    for j, r in enumerate(recipients.tolist()):
+        tt += float(rng.uniform(*gaps))
+        typing = _typed(w, size) if j == 0 else (
+            0 if rng.random() < pasted else int(rng.integers(*typed_ms)))
+        _dialogue(w, tt, sender, r, p_answer=p_answer, answer_median=answer_median,
+                  first_size=size, first_digest=dg, first_typing=typing, back=back)
+
+
 # =============================================================== legitimate hard cases
 
 def announcer(w: World, count: int) -> None:
@@ -82,13 +100,8 @@ def announcer(w: World, count: int) -> None:
             rec = np.concatenate([rng.choice(near, size=min(k - n_fof, len(near)), replace=False),
                                   rng.choice(fof, size=n_fof, replace=False)]).astype(np.int64)
             rng.shuffle(rec)
-            dg, size = w.hexdigest(), int(rng.integers(200, 900))
-            tt = t
-            for j, r in enumerate(rec.tolist()):
-                tt += float(rng.uniform(3, 25))
-                typing = _typed(w, size) if j == 0 else (0 if rng.random() < 0.7 else int(rng.integers(200, 1500)))
-                _dialogue(w, tt, o, r, p_answer=0.8, answer_median=1200, first_size=size,
-                          first_digest=dg, first_typing=typing, back=0.5)
+            _announce(w, t, o, rec, size=int(rng.integers(200, 900)), gaps=(3, 25), pasted=0.7,
+                      typed_ms=(200, 1500), p_answer=0.8, answer_median=1200, back=0.5)
 
 
 def no_sync_user(w: World, count: int) -> None:
@@ -187,13 +200,8 @@ def teacher(w: World, count: int) -> None:
         n_notes = max(1, rng.poisson(1.5 * w.days))
         for t in np.sort(diurnal_times(rng, n_notes, w.t0 + 0.1 * (w.t1 - w.t0), w.t1 - HOUR)).tolist():
             cls = classes[int(rng.integers(len(classes)))]
-            dg, size = w.hexdigest(), int(rng.integers(150, 700))
-            tt = t
-            for j, p in enumerate(cls.tolist()):
-                tt += float(rng.uniform(4, 30))
-                typing = _typed(w, size) if j == 0 else (0 if rng.random() < 0.8 else int(rng.integers(300, 2000)))
-                _dialogue(w, tt, h, p, p_answer=0.7, answer_median=1800, first_size=size,
-                          first_digest=dg, first_typing=typing, back=0.3)
+            _announce(w, t, h, cls, size=int(rng.integers(150, 700)), gaps=(4, 30), pasted=0.8,
+                      typed_ms=(300, 2000), p_answer=0.7, answer_median=1800, back=0.3)
 
 
 # =============================================================== abusers that imitate them
