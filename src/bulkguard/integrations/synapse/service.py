@@ -149,7 +149,11 @@ class SynapseIntegration:
             await asyncio.sleep(self.settings.report_poll_seconds)
 
     def close(self) -> None:
-        if self._poll_task is not None:
-            self._poll_task.cancel()
+        """Stop the poll loop (from any thread) and the enforcer (after its pending calls)."""
+        task, self._poll_task = self._poll_task, None
+        if task is not None and not task.done():
+            loop = task.get_loop()
+            if not loop.is_closed():   # a closed loop (asyncio.run ended) cancelled it already
+                loop.call_soon_threadsafe(task.cancel)
         if self.enforcer is not None:
             self.enforcer.close()

@@ -110,6 +110,7 @@ class Testbed:
     decisions: list[Decision] = field(default_factory=list)   # every decision, in order
     runtime: Runtime | None = None           # the service's, when `bulkguard serve` runs it
     review_key: str | None = None
+    integration: SynapseIntegration | None = None
 
     @property
     def url(self) -> str:
@@ -161,7 +162,8 @@ class Testbed:
 @contextmanager
 def testbed(root: Path, *, engine: Engine | None = None, service: bool = False,
             refuse_from: Level = "suspend", enforcement: EnforcementConfig | None = None,
-            clock: Callable[[], float] = time.time, origin_ts: bool = True) -> Iterator[Testbed]:
+            clock: Callable[[], float] = time.time, origin_ts: bool = True,
+            report_poll_seconds: float = 0.0) -> Iterator[Testbed]:
     """Everything started under ``root`` (see the module docstring); stopped on exit.
 
     ``service``: bulkguard runs as ``bulkguard serve`` does (the service runtime, its SQLite
@@ -182,7 +184,8 @@ def testbed(root: Path, *, engine: Engine | None = None, service: bool = False,
         review_key = create_key(runtime.db, "review")[1]
         integration = SynapseIntegration(runtime, SynapseSettings(
             prefix=PREFIX, refuse_from=refuse_from, origin_ts=origin_ts,
-            enforcement=enforcement or EnforcementConfig(), report_poll_seconds=0), clock=clock)
+            enforcement=enforcement or EnforcementConfig(),
+            report_poll_seconds=report_poll_seconds), clock=clock)
         antispam = integration.antispam
         gate: Gate = antispam.gate
         app = create_app(runtime, extra_routers=[integration.router])
@@ -214,9 +217,11 @@ def testbed(root: Path, *, engine: Engine | None = None, service: bool = False,
             assert isinstance(gate, LocalGate)
             gate.listeners.append(enforcer.submit)
         yield Testbed(hs, antispam, gate, enforcer, admin, f"@{admin_user}:{hs.cfg.server_name}",
-                      f"http://127.0.0.1:{server.port}", decisions, runtime, review_key)
+                      f"http://127.0.0.1:{server.port}", decisions, runtime, review_key, integration)
     finally:
-        if enforcer is not None:
+        if integration is not None:
+            integration.close()
+        elif enforcer is not None:
             enforcer.close()
         if hs is not None:
             hs.stop()
