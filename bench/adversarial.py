@@ -128,10 +128,14 @@ def clock_rows(d: Path, accounts: int, days: float, seed: int) -> list[str]:
                       ("one event with ts in milliseconds", {"scale": 1000.0})):
         decs, m = measure(label.replace(" ", "_"), attacks.poison(lines, mid, **kw))
         out.append(row(label, decs, m, skip=sender))
-    for label, ls in (("jitter 60 s", attacks.jitter(lines, 60.0, seed)),
-                      ("jitter 600 s", attacks.jitter(lines, 600.0, seed)),
-                      ("full shuffle", attacks.shuffle(lines, seed))):
-        decs, m = measure(label.replace(" ", "_"), ls)
+    j600 = attacks.jitter(lines, 600.0, seed)
+    for label, ls, window in (("jitter 60 s", attacks.jitter(lines, 60.0, seed), None),
+                              ("jitter 600 s", j600, None),
+                              ("jitter 600 s, --window 600", j600, 600.0),
+                              ("full shuffle", attacks.shuffle(lines, seed), None)):
+        if window is not None and "window" not in inspect.signature(replay).parameters:
+            continue
+        decs, m = measure(label.replace(" ", "_").replace(",", ""), ls, window)
         out.append(row(label, decs, m))
     return out
 
