@@ -19,7 +19,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
@@ -93,6 +93,9 @@ if BUILDING:
             # Modules the hot path imports but that stay Python are type-checked as an
             # installed package would be (errors there are not the build's).
             ext_modules = mypycify(["--follow-imports=silent", *HOT], opt_level="3")
+            # the pair graph's flat table (bulkguard.state.pairtable uses a dict without it)
+            ext_modules.append(Extension("bulkguard.state._pairtable",
+                                         ["src/bulkguard/state/_pairtable.c"]))
             BUILD = {"build": "compiled", "reason": "mypyc"}
         except (Exception, SystemExit) as err:   # mypyc refused the sources: still a working install
             if MODE == "1":

@@ -108,9 +108,12 @@ def state_bytes(engine) -> tuple[float, float, float]:
         return n
     per_acct = sum(deep(a) for a in sample) / max(1, len(sample))
     pairs = engine.world.pairs
-    items = list(pairs.items())[:20000]
-    per_pair = (sys.getsizeof(pairs) / max(1, len(pairs))
-                + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in items) / max(1, len(items)))
+    if isinstance(pairs, dict):   # the table, a boxed key and a boxed value per pair
+        items = list(pairs.items())[:20000]
+        per_pair = (sys.getsizeof(pairs) / max(1, len(pairs))
+                    + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in items) / max(1, len(items)))
+    else:   # the flat C table (bulkguard.state.pairtable): its slots are all it holds
+        per_pair = sys.getsizeof(pairs) / max(1, len(pairs))
     ids = engine.world.ids
     id_bytes = sys.getsizeof(ids) + sum(sys.getsizeof(k) + 32 for k in list(ids)[:20000]) * len(ids) / max(1, min(len(ids), 20000))
     total = per_acct * len(accts) + per_pair * len(pairs) + id_bytes + sys.getsizeof(engine.world.accounts)

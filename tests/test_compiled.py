@@ -74,3 +74,7 @@ def test_compiled_build_says_so(target: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith("(compiled build: mypyc)")
     assert (target / "bulkguard" / "_build.txt").read_text().split("\n")[0] == "compiled"
+    r = subprocess.run([sys.executable, "-c", "from bulkguard.state import pairtable, world; "
+                        "print(pairtable.NATIVE, type(world.World().pairs).__name__)"],
+                       env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.stdout.split() == ["True", "PairTable"], r.stdout + r.stderr   # the flat C table

@@ -18,6 +18,7 @@ from bulkguard.events import (
 )
 from bulkguard.state.account import Account
 from bulkguard.state.countries import phone_country
+from bulkguard.state.pairtable import new_table
 from bulkguard.state.windows import DAY, HOUR, MINUTE, BucketCounter
 
 # The pair graph: one int per unordered pair {lo, hi} (lo < hi), key ``lo << 32 | hi``, so a
@@ -188,7 +189,8 @@ class World:
         # the same records by id (None: no record): a message finds both its accounts with
         # the one look-up per name in ``ids`` that it needs anyway
         self.by_id: list[Account | None] = []
-        self.pairs: dict[int, int] = {}
+        # int -> int, dict-like: a flat C table in the compiled build, a dict otherwise
+        self.pairs: Any = new_table()
         self.by_ip: dict[str, Cluster] = {}
         self.by_device: dict[str, Cluster] = {}
         self.by_block: dict[str, Cluster] = {}
@@ -227,12 +229,14 @@ class World:
         adder's own client: a sender who adds every stranger before writing stays a
         sender to strangers)."""
         k, _, sb = pair_key(a, b)
-        return bool((self.pairs.get(k, 0) >> sb) & (CONTACT | MSG))
+        v: int = self.pairs.get(k, 0)
+        return bool((v >> sb) & (CONTACT | MSG))
 
     def flags(self, a: int, b: int) -> int:
         """Flags of direction a -> b (see CONTACT, MSG, ...)."""
         k, sa, _ = pair_key(a, b)
-        return (self.pairs.get(k, 0) >> sa) & FLAGS
+        v: int = self.pairs.get(k, 0)
+        return (v >> sa) & FLAGS
 
     # -- events -----------------------------------------------------------------------
     def on_message(self, ev: Message) -> Account | None:
@@ -271,7 +275,7 @@ class World:
                 k = rid << 32 | aid
                 sa, sb, by_a = 5, 0, LAST_BY_HI
             key: Any = k   # boxed once: compiled, each use of a machine int as a key boxes it
-            v = pairs.get(key, 0)
+            v: int = pairs.get(key, 0)
             fa = (v >> sa) & FLAGS
             fb = (v >> sb) & FLAGS
             last = v >> TS_SHIFT
@@ -483,7 +487,7 @@ class World:
     def set_contact(self, account: str, contact: str, on: bool) -> None:
         """Mark (or unmark) ``contact`` as a contact of ``account``."""
         k, sa, _ = pair_key(self.id_of(account), self.id_of(contact))
-        v = self.pairs.get(k, 0)
+        v: int = self.pairs.get(k, 0)
         self.pairs[k] = (v | CONTACT << sa) if on else (v & ~(CONTACT << sa))
 
     def on_contact_sync(self, ev: ContactSync) -> Account:
@@ -529,7 +533,7 @@ class World:
         the pair record of target -> source before it."""
         t = self.account(target)
         k, st, ss = pair_key(t.id, self.id_of(source))
-        pv = self.pairs.get(k, 0)
+        pv: int = self.pairs.get(k, 0)
         v = (pv >> st) & FLAGS   # direction target -> source
         if v & flag:
             return None, v  # the same person blocking or reporting twice counts once
