@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkguard.events import (
-    EVENT_TYPES, Block, ContactAdd, ContactSync, DeadLetters, EventError, GroupCreate, GroupJoin,
-    Message, OptIn, OptOut, ReadStats, Register, Report, TemplateRegister, decode_line,
-    encode_event, read_events,
+    EVENT_TYPES, AppealGranted, Block, ChallengePassed, ContactAdd, ContactSync, DeadLetters,
+    EventError, GroupCreate, GroupJoin, Message, OptIn, OptOut, ReadStats, Register, Report,
+    ReviewerAction, TemplateRegister, decode_line, encode_event, read_events,
 )
 
 # -- hypothesis strategies, one per event type ------------------------------------------------
@@ -50,7 +50,14 @@ optout = st.builds(OptOut, ts=ts, business=ids, customer=ids)
 template_register = st.builds(TemplateRegister, ts=ts, business=ids, template=ids,
                               category=opt(st.sampled_from(["marketing", "utility",
                                                             "authentication"])))
+challenge_passed = st.builds(ChallengePassed, ts=ts, account=ids)
+appeal_granted = st.builds(AppealGranted, ts=ts, account=ids, note=opt(st.text(max_size=40)))
+reviewer_action = st.builds(ReviewerAction, ts=ts, account=ids,
+                            action=st.sampled_from(["ban", "suspend", "reinstate", "allow"]),
+                            until=opt(ts), note=opt(st.text(max_size=40)))
 STRATEGIES = {
+    "challenge_passed": challenge_passed, "appeal_granted": appeal_granted,
+    "reviewer_action": reviewer_action,
     "register": register, "message": message, "contact_add": contact_add,
     "contact_sync": contact_sync, "group_create": group_create, "group_join": group_join,
     "report": report, "block": block, "optin": optin, "optout": optout,
@@ -273,3 +280,25 @@ def test_read_events_ignores_a_byte_order_mark_on_line_one_only(tmp_path) -> Non
     stats = ReadStats()
     assert [n for n, _ in read_events(p, stats=stats)] == [1]
     assert (stats.accepted, stats.rejected) == (1, 1)
+
+
+@pytest.mark.parametrize("line, why", [
+    (b'{"type":"reviewer_action","ts":1,"account":"a","action":"smite"}', "`$.action`"),
+    (b'{"type":"reviewer_action","ts":1,"account":"a"}', "`action`"),
+    (b'{"type":"reviewer_action","ts":1,"account":"a","action":"suspend","until":"soon"}',
+     "`$.until`"),
+    (b'{"type":"appeal_granted","ts":1}', "`account`"),
+    (b'{"type":"appeal_granted","ts":1,"account":"a","note":7}', "`$.note`"),
+    (b'{"type":"challenge_passed","ts":"x","account":"a"}', "`$.ts`"),
+])
+def test_bad_review_events_are_refused_with_a_reason(line, why):
+    with pytest.raises(EventError, match=why.replace("$", r"\$")):
+        decode_line(line)
+
+
+def test_review_events_decode():
+    ev = decode_line(b'{"type":"reviewer_action","ts":5,"account":"a","action":"suspend",'
+                     b'"until":99,"note":"spam wave"}')
+    assert ev == ReviewerAction(ts=5, account="a", action="suspend", until=99.0, note="spam wave")
+    assert decode_line(b'{"type":"appeal_granted","ts":1,"account":"a"}') == \
+        AppealGranted(ts=1, account="a")

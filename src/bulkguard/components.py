@@ -4,7 +4,9 @@ business status command and the service all build it here)."""
 
 from __future__ import annotations
 
+import hashlib
 from importlib import resources
+from pathlib import Path
 from typing import TypedDict
 
 from bulkguard.engine import Engine
@@ -19,6 +21,7 @@ class Components(TypedDict):
     """Keyword arguments of :class:`bulkguard.engine.Engine` besides the rules."""
 
     model: Model | None
+    model_version: str
     text: TextScorer | None
     lane: LanePolicy | None
     forward: ForwardPolicy | None
@@ -34,8 +37,29 @@ def load_components(model_path: str | None = None) -> Components:
     if model_path != "none" and (model_path is not None or shipped):
         from bulkguard.scoring.model import Model as TreeModel
         model = TreeModel.load(model_path)
-    return {"model": model, "text": TextClassifier.load_default(), "lane": BusinessLane(),
+    return {"model": model, "model_version": model_version(model is not None, model_path),
+            "text": TextClassifier.load_default(), "lane": BusinessLane(),
             "forward": ForwardLimiter()}
+
+
+def model_version(loaded: bool, model_path: str | None) -> str:
+    """``model-<first 12 hex of the model file's sha256>``, ``none`` without a model.
+
+    >>> model_version(False, "none")
+    'none'
+    >>> model_version(True, None).startswith("model-")
+    True
+    """
+    if not loaded:
+        return "none"
+    try:
+        if model_path is not None and model_path != "none":
+            data = Path(model_path).read_bytes()
+        else:
+            data = resources.files("bulkguard.scoring").joinpath("model.json").read_bytes()
+    except OSError:
+        return "model-unknown"
+    return "model-" + hashlib.sha256(data).hexdigest()[:12]
 
 
 def build_engine(rules_path: str | None = None, model_path: str | None = None) -> Engine:

@@ -32,12 +32,15 @@ from typing import Final, Literal, assert_never
 
 from msgspec.structs import astuple
 
+from bulkguard import __version__
 from bulkguard.events import (
+    AppealGranted, ChallengePassed, ReviewerAction,
     Block, ContactAdd, ContactSync, Decision, EventError, GroupCreate, GroupJoin, Message, OptIn,
     OptOut, Register, Report, TemplateRegister, target_error,
 )
 from bulkguard.scoring.rules import Rules, reasons_of, to_score
-from bulkguard.signals import masked, vector
+from bulkguard.policy.appeals import RELIEF_SECONDS, Amnesty
+from bulkguard.signals import NAMES, masked, vector
 from bulkguard.state.account import BAN, CHALLENGE, MISSING, NONE, SUSPEND, THROTTLE, Account
 from bulkguard.state.world import NEAR_SECONDS, World
 from bulkguard.types import (
@@ -47,6 +50,8 @@ from bulkguard.types import (
 SWEEP_EVERY: Final = 86_400.0      # event-time seconds between memory sweeps
 REINSTATE_FACTOR: Final = 0.6      # a throttle lifts when the score falls under this share of its threshold
 MAX_REASONS: Final = 6
+#: The engine's version, carried by every decision (with the rules' and the model's).
+ENGINE_VERSION: Final = f"bulkguard-{__version__}"
 Action = Literal["throttle", "challenge", "suspend", "ban", "reinstate", "reject"]
 # Compiled (mypyc), a Final alias is a C static; a name imported from a module that is not
 # compiled is looked up in the module's dict at every use.
@@ -64,6 +69,7 @@ FAMILY_OF: dict[type, str] = {
     Block: "blocks", GroupCreate: "groups", GroupJoin: "groups", OptIn: "business",
     OptOut: "business", TemplateRegister: "business",
 }
+_MSGS_TOTAL: Final = NAMES.index("msgs_total")
 
 
 class Engine:
@@ -75,7 +81,8 @@ class Engine:
 
     def __init__(self, rules: Rules | None = None, model: Model | None = None,
                  lane: LanePolicy | None = None, forward: ForwardPolicy | None = None,
-                 text: TextScorer | None = None, observer: Observer | None = None) -> None:
+                 text: TextScorer | None = None, observer: Observer | None = None,
+                 model_version: str | None = None) -> None:
         self.rules = rules or Rules.default()
         self.model = model
         self.lane = lane
@@ -83,6 +90,11 @@ class Engine:
         self.text = text
         self.observer = observer  # observer(account, vector, events so far) at every re-score
         self.world = World()
+        # accounts reinstated (or relieved by a passed challenge): what was judged, by id
+        self.amnesty: dict[int, Amnesty] = {}
+        # versions every decision carries: rules by digest, the model as its loader named it
+        self.rules_version = f"rules-{self.rules.digest[:12]}"
+        self.model_version = "none" if model is None else (model_version or "model-unnamed")
         # the lane's business accounts, looked at on every message (the lane keeps this dict)
         self._biz: Mapping[str, object] | None = lane.biz if lane is not None else None
         # decisions of the event being handled; ``handle`` hands them over and starts afresh
@@ -98,7 +110,8 @@ class Engine:
     def snapshot(self) -> StateSnapshot:
         """The mutable state (rules, model and classifiers are reloaded, not saved)."""
         return {"world": self.world, "events": self.events, "lane": self.lane,
-                "forward": self.forward, "seen": self.seen, "typed": self.typed}
+                "forward": self.forward, "seen": self.seen, "typed": self.typed,
+                "amnesty": self.amnesty}
 
     def restore(self, snap: StateSnapshot) -> None:
         self.world = snap["world"]
@@ -107,6 +120,7 @@ class Engine:
         self.forward = snap["forward"]
         self.seen = snap["seen"]
         self.typed = snap["typed"]
+        self.amnesty = snap.get("amnesty") or {}
         self._biz = self.lane.biz if self.lane is not None else None
 
     def families_seen(self) -> dict[str, int]:
@@ -153,6 +167,12 @@ class Engine:
                 self.rescore(w.on_group_create(ev), line, ts)
             elif isinstance(ev, (OptIn, OptOut, TemplateRegister)):
                 self._policy_event(line, ev)
+            elif isinstance(ev, ReviewerAction):
+                self._review(line, ev)
+            elif isinstance(ev, AppealGranted):
+                self._appeal(line, ev)
+            elif isinstance(ev, ChallengePassed):
+                self._challenge_passed(line, ev)
             else:
                 assert_never(ev)
         if w.now >= w.next_due:
@@ -162,6 +182,9 @@ class Engine:
                 w.last_sweep = w.now
             else:
                 w.sweep()
+                if self.amnesty:   # forget what was judged of accounts the sweep let go
+                    ids = {a.id for a in w.accounts.values()}
+                    self.amnesty = {i: am for i, am in self.amnesty.items() if i in ids}
         out = self._out
         if out:
             self._out = []
@@ -202,8 +225,7 @@ class Engine:
             self._regroup(line, ts)
         if code is not None and sender:
             s = a if a is not None else w.accounts[sender]
-            self._out.append(Decision(line, ts, sender, "reject", round(s.score, 4),
-                                     [code, *s.reasons[:MAX_REASONS - 1]]))
+            self._decide(line, ts, sender, "reject", s.score, [code, *s.reasons[:MAX_REASONS - 1]])
             s.violations += 1
             a = s
         if a is not None:
@@ -289,11 +311,12 @@ class Engine:
     def _reasons(self, v: list[float], p: float) -> list[str]:
         """Reason codes for ``v``: fired rules and the model's top features, heaviest first.
         Only computed when a decision is written."""
-        hits = self.rules.evidence(v)[1]
+        reasons = reasons_of(self.rules.evidence(v)[1])
         if self.model is not None and p >= self.rules.model_floor and p >= 0.0 \
                 and self.rules.may_add(v):
-            hits = hits + self.model.reasons(v, p)
-        return reasons_of(hits)[:MAX_REASONS]
+            # rules outrank the model: its codes follow the fired rules, whatever their weights
+            reasons += [c for c in reasons_of(self.model.reasons(v, p)) if c not in reasons]
+        return reasons[:MAX_REASONS]
 
     def rescore(self, a: Account, line: int, ts: float) -> None:
         """Recompute ``a``'s score and move it on the ladder, emitting a decision on change."""
@@ -305,8 +328,16 @@ class Engine:
             return  # an empty identifier is a valid event but no account to act on
         self.rescored += 1
         v = vector(a, self.world)
-        for i in self.masked:
-            v[i] = MISSING
+        if self.amnesty:
+            am = self.amnesty.get(a.id)
+            if am is not None:
+                if am.until is not None and a.level == SUSPEND and self.world.now >= am.until:
+                    # a reviewer's suspension has run out
+                    am.until = None
+                    a.level = NONE
+                    a.reasons = ()
+                    self._decide(line, ts, name, "reinstate", a.score, ["SUSPENSION_ENDED"])
+        v = self.judged(a, v)
         if self.observer is not None:
             self.observer(name, v, self.events)
         evidence, p = self._evidence(v)
@@ -319,14 +350,13 @@ class Engine:
             reasons = self._reasons(v, p)
             a.level = level
             a.reasons = tuple(reasons)
-            self._out.append(Decision(line, ts, name, ACTIONS[level], round(score, 4), reasons))
+            self._decide(line, ts, name, ACTIONS[level], score, reasons)
             if level >= CHALLENGE and not a.counted:
                 self._raise_siblings(a, line, ts)
         elif a.level == THROTTLE and score < self.rules.thresholds[0] * REINSTATE_FACTOR:
             a.level = NONE
             a.reasons = ()
-            self._out.append(Decision(line, ts, name, "reinstate", round(score, 4),
-                                     ["SCORE_RECOVERED"]))
+            self._decide(line, ts, name, "reinstate", score, ["SCORE_RECOVERED"])
 
     def _raise_siblings(self, a: Account, line: int, ts: float) -> None:
         """A stopped account raises the accounts registered on its IP, device or number block
@@ -364,11 +394,84 @@ class Engine:
             if s is not None and s.level < CHALLENGE and not w.established(s):
                 self.rescore(s, line, ts)
 
-    def reinstate(self, account: str, line: int, ts: float, reason: str = "APPEAL_GRANTED") -> Decision | None:
-        """Lift any action on ``account`` (e.g. an appeal was granted)."""
-        a = self.world.accounts.get(account)
-        if a is None or a.level == NONE:
-            return None
-        a.level = NONE
-        return Decision(line, ts, account, "reinstate", round(a.score, 4), [reason])
+    def judged(self, a: Account, v: list[float]) -> list[float]:
+        """The signal vector ``v`` of ``a`` as rules and model score it: what was judged at a
+        reinstatement taken off (``policy.appeals``), families the stream lacks unknown."""
+        if self.amnesty:
+            am = self.amnesty.get(a.id)
+            if am is not None:
+                v = am.adjust(v, self.world.now)
+        for i in self.masked:   # families the stream lacks stay unknown, amnesty or not
+            v[i] = MISSING
+        return v
 
+    def _decide(self, line: int, ts: float, account: str, action: Action, score: float,
+                reasons: list[str], note: str | None = None) -> None:
+        self._out.append(Decision(line, ts, account, action, round(score, 4), reasons, note,
+                                  self.rules_version, self.model_version, ENGINE_VERSION))
+
+    # -- the ways back (one path: the review events, and ``reinstate`` through them) -----------
+    def reinstate(self, account: str, line: int, ts: float,
+                  note: str | None = None) -> Decision | None:
+        """An appeal of ``account`` was granted: the same as handling an ``appeal_granted``
+        event at ``line`` (the clock moves, the event counts). Its ``reinstate`` decision,
+        or None when there was no action to lift."""
+        out = self.handle(AppealGranted(ts=ts, account=account, note=note), line)
+        return out[0] if out else None
+
+    def _review(self, line: int, ev: ReviewerAction) -> None:
+        if not ev.account:
+            return
+        code = "REVIEWER_" + ev.action.upper()
+        if ev.action == "reinstate" or ev.action == "allow":
+            self._lift(line, ev.ts, ev.account, code, ev.note)
+            return
+        a = self.world.account(ev.account)
+        level = BAN if ev.action == "ban" else SUSPEND
+        am = self.amnesty.get(a.id)
+        if ev.action == "suspend" and (ev.until is not None or am is not None):
+            if am is None:
+                am = self.amnesty[a.id] = Amnesty(None, self.world.now, 0.0, [])
+            am.until = ev.until
+        if a.level == level:
+            return
+        a.level = level
+        a.reasons = (code,)
+        self._decide(line, ev.ts, ev.account, ACTIONS[level], a.score, [code], ev.note)
+
+    def _appeal(self, line: int, ev: AppealGranted) -> None:
+        if ev.account:
+            self._lift(line, ev.ts, ev.account, "APPEAL_GRANTED", ev.note)
+
+    def _challenge_passed(self, line: int, ev: ChallengePassed) -> None:
+        """A person is there: a throttle or challenge is lifted, and the timing and
+        automation signals count less for a while (a suspension or ban stays)."""
+        a = self.world.accounts.get(ev.account)
+        if a is None or not ev.account or a.level >= SUSPEND:
+            return
+        if a.level > NONE:
+            self._lift(line, ev.ts, ev.account, "CHALLENGE_PASSED", None)
+        am = self.amnesty.get(a.id)
+        if am is None:
+            am = self.amnesty[a.id] = Amnesty(None, self.world.now, 0.0,
+                                              vector(Account(a.id), self.world))
+        am.relief_until = self.world.now + RELIEF_SECONDS
+
+    def _lift(self, line: int, ts: float, account: str, code: str, note: str | None) -> None:
+        """Lift any action on ``account`` and judge what it did so far: from now on only new
+        evidence counts, and the ladder starts again from the bottom."""
+        w = self.world
+        a = w.accounts.get(account)
+        if a is None:
+            return
+        v = vector(a, w)
+        old = self.amnesty.get(a.id)
+        am = Amnesty(v, w.now, v[_MSGS_TOTAL], vector(Account(a.id), w),
+                     old.relief_until if old is not None else -1.0)
+        self.amnesty[a.id] = am
+        if a.level == NONE:
+            return
+        a.level = NONE
+        a.reasons = ()
+        a.score = to_score(self._evidence(self.judged(a, list(v)))[0])
+        self._decide(line, ts, account, "reinstate", a.score, [code], note)

@@ -129,17 +129,47 @@ class TemplateRegister(Event, tag="template_register", frozen=True):
     category: Optional[TemplateCategory] = None
 
 
+ReviewAction = Literal["ban", "suspend", "reinstate", "allow"]
+
+
+class ChallengePassed(Event, tag="challenge_passed", frozen=True):
+    """The account passed the challenge it was given (optional contract event)."""
+
+    account: str
+
+
+class AppealGranted(Event, tag="appeal_granted", frozen=True):
+    """An appeal against the action on the account was granted (optional contract event)."""
+
+    account: str
+    note: Optional[str] = None
+
+
+class ReviewerAction(Event, tag="reviewer_action", frozen=True):
+    """A reviewer's decision on an account (optional contract event): ``ban`` or
+    ``suspend`` it (``until``: the suspension ends at that event time), or ``reinstate``
+    or ``allow`` it (both lift any action; ``allow`` after a review found nothing)."""
+
+    account: str
+    action: ReviewAction
+    until: Optional[Ts] = None
+    note: Optional[str] = None
+
+
 AnyEvent = Union[
     Message, Register, ContactAdd, ContactSync, GroupCreate, GroupJoin,
-    Report, Block, OptIn, OptOut, TemplateRegister,
+    Report, Block, OptIn, OptOut, TemplateRegister, ChallengePassed, AppealGranted,
+    ReviewerAction,
 ]
 EVENT_TYPES: dict[str, type[Event]] = {
     c.__struct_config__.tag: c for c in AnyEvent.__args__  # type: ignore[attr-defined]
 }
 
 
-class Decision(msgspec.Struct, frozen=True, gc=False):
-    """One line of the decisions file (spec: Decisions)."""
+class Decision(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
+    """One line of the decisions file (spec: Decisions), with optional fields after the
+    contract's six: ``note`` (a reviewer's or appeal's note), and the versions of the
+    ``rules``, ``model`` and ``engine`` that made it."""
 
     line: int
     ts: float
@@ -147,6 +177,10 @@ class Decision(msgspec.Struct, frozen=True, gc=False):
     action: Literal["throttle", "challenge", "suspend", "ban", "reinstate", "reject"]
     score: float
     reasons: list[str]
+    note: Optional[str] = None
+    rules: Optional[str] = None
+    model: Optional[str] = None
+    engine: Optional[str] = None
 
 
 class Label(msgspec.Struct, frozen=True):

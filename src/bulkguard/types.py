@@ -23,6 +23,7 @@ from bulkguard.events import AnyEvent, Decision, Event, Message
 
 if TYPE_CHECKING:  # the state's classes, for annotations only (no import cycle at run time)
     from bulkguard.ingest.reorder import ReorderState
+    from bulkguard.policy.appeals import Amnesty
     from bulkguard.state.world import World
 
 #: The closed union of contract event types (``events.AnyEvent``; one name for the seams).
@@ -90,6 +91,7 @@ class StateSnapshot(TypedDict):
     seen: dict[str, int]    # optional event family -> events seen (what replay reports)
     typed: int              # messages that carried typing_ms
     reorder: NotRequired[ReorderState]   # events a reorder stage held (replay adds it)
+    amnesty: NotRequired[dict[int, Amnesty]]   # reinstated accounts (absent in older states)
 
 
 @runtime_checkable

@@ -78,19 +78,23 @@ def test_same_decisions_as_replay(tmp_path: Path, client: TestClient, keys: Keys
     events.write_bytes(b"\n".join(lines) + b"\n")
     # the service applies events as they come: replay without a reorder window does too
     replay(str(events), str(tmp_path / "dec.jsonl"), window=0.0)
-    want = [json.loads(x) for x in (tmp_path / "dec.jsonl").read_text().splitlines()]
+    written = [json.loads(x) for x in (tmp_path / "dec.jsonl").read_text().splitlines()]
+    # the contract's fields (the database keeps the versions in columns of their own)
+    want = [{k: d[k] for k in ("line", "ts", "account", "action", "score", "reasons")}
+            for d in written]
     assert any(d["action"] == "ban" for d in want) and any(d["action"] == "reject" for d in want)
     got: list[dict] = []
     # three batches of different sizes: the stream's line numbers run on across requests
     for a, b in [(0, 700), (700, 701), (701, 2500)]:
         got.extend(_post_ndjson(client, keys.ingest, lines[a:b])["decisions"])
-    assert got == want
+    assert got == written
     stored = runtime.db.all_decisions()
     assert [{k: d[k] for k in ("line", "ts", "account", "action", "score", "reasons")}
             for d in stored] == want
     v = runtime.adapter.versions
     assert {(d["rules_version"], d["model_version"], d["engine_version"]) for d in stored} == \
         {(v.rules, v.model, v.engine)}
+    assert {(d["rules"], d["model"]) for d in written} == {(v.rules, v.model)}
     client.post("/v1/check", json={"sender": "newcomer", "recipient": "h2"},
                 headers=keys.h(keys.ingest))
     m = client.get("/metrics", headers=keys.h(keys.ingest)).text
@@ -211,9 +215,13 @@ def test_review_explain_action_statements(client: TestClient, keys: Keys,
                        headers=rh).status_code == 422
     r = client.post("/v1/accounts/acct-7f3e/actions", json={"action": "reinstate", "note": "appeal ok"},
                     headers=rh)
-    assert r.json()["decisions"][0] == {"line": 4, "ts": 1700000001.0, "account": "acct-7f3e",
-                                        "action": "reinstate", "score": view["score"],
-                                        "reasons": ["REVIEWER_REINSTATE"]}
+    # the engine's reinstate: its score counts only evidence after the reinstatement (none
+    # yet), the reviewer's note and the versions ride along
+    d = r.json()["decisions"][0]
+    v = runtime.adapter.versions
+    assert d == {"line": 4, "ts": 1700000001.0, "account": "acct-7f3e", "action": "reinstate",
+                 "score": 0.0, "reasons": ["REVIEWER_REINSTATE"], "note": "appeal ok",
+                 "rules": v.rules, "model": v.model, "engine": d["engine"]}
     acts = runtime.db.reviewer_actions_of("acct-7f3e")
     assert [(a["action"], a["note"]) for a in acts] == [("ban", "seen by a person"),
                                                          ("reinstate", "appeal ok")]

@@ -3,13 +3,11 @@
 Everything the service needs from ``bulkguard.engine`` goes through :class:`EngineAdapter`,
 so that the engine's own interface can change in one place. The review events
 (``reviewer_action``, ``appeal_granted``, ``challenge_passed``) are optional contract
-additions; until the engine handles them itself they are applied here, through the same
-ladder fields and ``Engine.reinstate``.
+events of ``bulkguard.events`` that the engine handles itself, as replay does.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Literal, Optional, Union
 
@@ -18,7 +16,7 @@ import msgspec
 from bulkguard import __version__
 from bulkguard.engine import MAX_REASONS, Engine
 from bulkguard.events import (
-    AnyEvent, Block, ContactAdd, ContactSync, Decision, Event, EventError, GroupCreate, GroupJoin,
+    AnyEvent, AppealGranted, ChallengePassed, ReviewAction, ReviewerAction, Block, ContactAdd, ContactSync, Decision, Event, EventError, GroupCreate, GroupJoin,
     Message, OptIn, OptOut, Register, Report, TemplateRegister, Ts, explain_error, target_error,
 )
 from bulkguard.policy import business as biz_policy
@@ -33,31 +31,8 @@ from bulkguard.types import StateSnapshot
 STATE_FORMAT = 2
 ENGINE_VERSION = f"bulkguard-{__version__}/state-{STATE_FORMAT}"
 
-ReviewAction = Literal["ban", "suspend", "reinstate", "allow"]
-
-
-class ReviewerAction(Event, tag="reviewer_action", frozen=True):
-    """A reviewer's decision on an account (optional contract event)."""
-
-    account: str
-    action: ReviewAction
-    until: Optional[Ts] = None
-    note: Optional[str] = None
-
-
-class AppealGranted(Event, tag="appeal_granted", frozen=True):
-    account: str
-    note: Optional[str] = None
-
-
-class ChallengePassed(Event, tag="challenge_passed", frozen=True):
-    account: str
-
-
-ServiceEvent = Union[
-    Message, Register, ContactAdd, ContactSync, GroupCreate, GroupJoin, Report, Block, OptIn,
-    OptOut, TemplateRegister, ReviewerAction, AppealGranted, ChallengePassed,
-]
+# The review events are contract events (``bulkguard.events``), handled by the engine.
+ServiceEvent = AnyEvent
 _decoder = msgspec.json.Decoder(ServiceEvent)
 _encoder = msgspec.json.Encoder()
 
@@ -101,52 +76,16 @@ class EngineAdapter:
         rules = Rules.load(rules_path)
         self.engine = Engine(rules, **load_components(model_path))
         self.versions = Versions(rules=f"rules-{rules.digest[:12]}",
-                                 model=_model_version(self.engine.model, model_path),
+                                 model=self.engine.model_version,
                                  engine=ENGINE_VERSION)
         self._explain = {r.code: r.explain for r in rules.rules}
 
     # -- the path ------------------------------------------------------------------------------
     def apply(self, line: int, ev: ServiceEvent) -> list[Decision]:
-        """Apply one event; the decisions it caused. Raises :class:`EventError` for an event
-        the engine refuses (nothing changed then)."""
-        eng = self.engine
-        t = type(ev)
-        if t is ReviewerAction or t is AppealGranted or t is ChallengePassed:
-            self._move_clock(ev.ts)
-            out: list[Decision] = []
-            d: Decision | None = None
-            if t is ReviewerAction:
-                d = self._review(line, ev)  # type: ignore[arg-type]
-            elif t is AppealGranted:
-                d = eng.reinstate(ev.account, line, ev.ts, "APPEAL_GRANTED")  # type: ignore[union-attr]
-            else:
-                a = eng.world.accounts.get(ev.account)  # type: ignore[union-attr]
-                if a is not None and a.level == CHALLENGE:
-                    d = eng.reinstate(ev.account, line, ev.ts, "CHALLENGE_PASSED")  # type: ignore[union-attr]
-            if d is not None:
-                out.append(d)
-            return out
-        return list(eng.handle(ev, line))  # type: ignore[arg-type]
-
-    def _move_clock(self, ts: float) -> None:
-        w = self.engine.world
-        self.engine.events += 1
-        if ts > w.now:
-            w.now = ts
-
-    def _review(self, line: int, ev: ReviewerAction) -> Decision | None:
-        eng = self.engine
-        code = "REVIEWER_" + ev.action.upper()
-        if ev.action in ("reinstate", "allow"):
-            return eng.reinstate(ev.account, line, ev.ts, code)
-        a = eng.world.account(ev.account)
-        action: Literal["ban", "suspend"] = "ban" if ev.action == "ban" else "suspend"
-        level = BAN if action == "ban" else SUSPEND
-        if a.level == level:
-            return None
-        a.level = level
-        a.reasons = (code,)
-        return Decision(line, ev.ts, ev.account, action, round(a.score, 4), [code])
+        """Apply one event, the review events included (the engine handles them: one path
+        with replay); the decisions it caused. Raises :class:`EventError` for an event the
+        engine refuses (nothing changed then)."""
+        return list(self.engine.handle(ev, line))
 
     # -- state -------------------------------------------------------------------------------------
     def state(self) -> StateSnapshot:
@@ -217,18 +156,6 @@ class EngineAdapter:
         return Verdict("deliver", [], score, LEVEL_NAMES[level])
 
 
-def _model_version(model: object, path: str | None) -> str:
-    if model is None:
-        return "none"
-    from importlib import resources
-    try:
-        if path and path != "none":
-            data = open(path, "rb").read()
-        else:
-            data = resources.files("bulkguard.scoring").joinpath("model.json").read_bytes()
-    except OSError:
-        return "unknown"
-    return "model-" + hashlib.sha256(data).hexdigest()[:12]
 
 
 def preview_lane(lane: BusinessLane, ev: Message, now: float) -> str | None:
