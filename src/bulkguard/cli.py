@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(run=_lazy("bulkguard.ingest.replay:run"))
 
+    x = sub.add_parser("explain", help="replay events and explain an account's decisions")
+    x.add_argument("account")
+    x.add_argument("--events", required=True, help="events JSONL file, .gz, or - for stdin")
+    x.add_argument("--rules", help="rules TOML file (default: the shipped rules)")
+    x.add_argument("--model", help="model file (default: the shipped model; 'none' for rules only)")
+    x.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    x.set_defaults(run=_lazy("bulkguard.explain:run"))
+
     s = sub.add_parser("simulate", help="generate a labeled traffic scenario")
     s.add_argument("--out", required=True, help="output directory (events.jsonl, labels.jsonl)")
     s.add_argument("--seed", type=int, default=1)

@@ -28,7 +28,9 @@ weight = 2.0
 def test_shipped_rules_load():
     r = Rules.default()
     assert len(r.rules) >= 10 and list(r.thresholds) == sorted(r.thresholds)
-    assert len({x.code for x in r.rules}) == len(r.rules)
+    codes = [x.code for x in r.rules]
+    runs = [c for i, c in enumerate(codes) if i == 0 or codes[i - 1] != c]   # grades: one run
+    assert len(set(runs)) == len(runs)
     assert r.digest and r.digest != Rules.from_toml(ACTIONS + RULE).digest
 
 
@@ -86,7 +88,8 @@ BAD = [
     ("code-camel", ACTIONS + RULE.replace('"BURST"', '"BurstToStrangers"'), ["UPPER_SNAKE"]),
     ("code-double-underscore", ACTIONS + RULE.replace('"BURST"', '"A__B"'), ["UPPER_SNAKE"]),
     ("code-missing", ACTIONS + RULE.replace('code = "BURST"', ""), ["`code`"]),
-    ("duplicate-code", ACTIONS + RULE + RULE, ["rule 2", "duplicate code 'BURST'"]),
+    ("duplicate-code", ACTIONS + RULE + RULE.replace('"BURST"', '"OTHER"') + RULE,
+     ["rule 3", "duplicate code 'BURST'", "grades"]),
     ("weight-missing", ACTIONS + RULE.replace("weight = 2.0", ""), ["`weight`"]),
     ("weight-inf", ACTIONS + RULE.replace("2.0", "inf"), ["`weight`", "finite"]),
     ("weight-string", ACTIONS + RULE.replace("2.0", '"2"'), ["`weight`"]),
@@ -174,3 +177,16 @@ weight = 0.6
     assert all(d["score"] == pytest.approx(to_score(0.6), abs=1e-4)
                for d in got if d["action"] == "throttle")
     assert not [d for d in got if d["action"] in ("challenge", "suspend", "ban")]
+
+
+def test_grades_of_one_code_add_up_and_are_listed_once():
+    """FARM_SIBLINGS_STOPPED became the second grade of FARM_SIBLING_STOPPED (issue 10)."""
+    from bulkguard.signals import NAMES
+    rules = Rules.default()
+    farm = [r for r in rules.rules if r.code == "FARM_SIBLING_STOPPED"]
+    assert len(farm) == 2 and not [r for r in rules.rules if r.code == "FARM_SIBLINGS_STOPPED"]
+    v = [0.0] * len(NAMES)
+    v[NAMES.index("cluster_flagged")], v[NAMES.index("cluster_size_1d")] = 3.0, 5.0
+    e, reasons = rules.score(v)
+    assert reasons.count("FARM_SIBLING_STOPPED") == 1
+    assert rules.weight_of(v) == pytest.approx(sum(r.weight for r in farm))

@@ -165,7 +165,8 @@ class Rules:
             raise RulesError(f"{source}: [model] add_when must be a list of conditions")
         aw = tuple(_condition(c, f"{source}: [model] add_when[{j}]")
                    for j, c in enumerate(add_when))
-        rules, seen = [], set()
+        rules: list[Rule] = []
+        seen: set[str] = set()
         raw_rules = doc.get("rule", [])
         if not isinstance(raw_rules, list):
             raise RulesError(f"{source}: `rule` must be an array of tables ([[rule]])")
@@ -179,8 +180,11 @@ class Rules:
             code = r.get("code")
             if not isinstance(code, str) or not _CODE.match(code):
                 raise RulesError(f"{where}: `code` must be an UPPER_SNAKE name, got {code!r}")
-            if code in seen:
-                raise RulesError(f"{where}: duplicate code {code!r}")
+            # a code may have grades: rules written one after another under the same code
+            # (their weights add up, the code is listed once); elsewhere it is a mistake
+            if code in seen and rules[-1].code != code:
+                raise RulesError(f"{where}: duplicate code {code!r} (grades of one code must "
+                                 "follow each other)")
             seen.add(code)
             w = r.get("weight")
             if not isinstance(w, (int, float)) or isinstance(w, bool) or not math.isfinite(w):
@@ -267,8 +271,16 @@ def to_score(evidence: float) -> float:
 
 
 def reasons_of(hits: list[tuple[float, str]]) -> list[str]:
-    """Codes with positive weight, heaviest first (ties by code, so the order is stable)."""
-    return [c for w, c in sorted(hits, key=lambda h: (-h[0], h[1])) if w > 0]
+    """Codes with positive weight, heaviest first (ties by code, so the order is stable);
+    the grades of one code count as one, with their weights added.
+
+    >>> reasons_of([(0.8, "FARM_SIBLING_STOPPED"), (0.9, "X"), (1.0, "FARM_SIBLING_STOPPED")])
+    ['FARM_SIBLING_STOPPED', 'X']
+    """
+    total: dict[str, float] = {}
+    for w, c in hits:
+        total[c] = total.get(c, 0.0) + w
+    return [c for c, w in sorted(total.items(), key=lambda h: (-h[1], h[0])) if w > 0]
 
 
 def _condition(c: object, where: str) -> tuple[str, str, float]:
