@@ -28,8 +28,11 @@ service serves the same thing (``GET /v1/accounts/{id}``):
 from __future__ import annotations
 
 import argparse
+import ast
+import functools
 import math
 import sys
+from pathlib import Path
 from typing import Optional
 
 import msgspec
@@ -121,9 +124,25 @@ def glossary(rules: Rules | None = None) -> dict[str, str]:
 
 
 def _doc(name: str) -> str:
-    doc = SIGNALS[name].__doc__ or name
+    """The first paragraph of the signal's docstring, in one line."""
+    f = SIGNALS[name]
+    doc = f.__doc__ or _source_docs(f.__module__).get(name) or name
     first = doc.strip().split("\n\n")[0]
     return " ".join(first.replace("``", "").split())
+
+
+@functools.cache
+def _source_docs(module: str) -> dict[str, str]:
+    """Docstrings of a module's functions read from its source: compiled (mypyc), a
+    function keeps none, but its ``.py`` is installed beside the extension."""
+    path = Path(sys.modules[module].__file__ or "")
+    src = path.with_name(path.name.split(".")[0] + ".py")
+    try:
+        tree = ast.parse(src.read_text(encoding="utf-8"))
+    except OSError:
+        return {}
+    return {n.name: ast.get_docstring(n) or "" for n in tree.body
+            if isinstance(n, ast.FunctionDef)}
 
 
 def scoring(engine: Engine, v: list[float]) -> Scoring:

@@ -19,6 +19,7 @@ from bulkguard.events import (
     AnyEvent, AppealGranted, ChallengePassed, ReviewAction, ReviewerAction, Block, ContactAdd, ContactSync, Decision, Event, EventError, GroupCreate, GroupJoin,
     Message, OptIn, OptOut, Register, Report, TemplateRegister, Ts, explain_error, target_error,
 )
+from bulkguard.explain import CODE_TEXT
 from bulkguard.policy import business as biz_policy
 from bulkguard.policy.business import BusinessLane
 from bulkguard.policy.forwarding import FORWARD_LIMIT, ForwardLimiter
@@ -239,26 +240,9 @@ def preview_forward(fl: ForwardLimiter, ev: Message, now: float) -> str | None:
     return FORWARD_LIMIT if len(live) >= limit else None
 
 
-#: Sentences for the codes that are not rules (policy refusals, the ways back).
-REASON_TEXT: dict[str, str] = {
-    biz_policy.NO_OPTIN: "business message to a customer who never opted in",
-    biz_policy.OPTED_OUT: "business message to a customer who opted out",
-    biz_policy.OUTSIDE_WINDOW_NO_TEMPLATE:
-        "business message outside the 24-hour customer-service window without a template",
-    biz_policy.UNKNOWN_TEMPLATE: "message naming a template that is not registered",
-    biz_policy.TEMPLATE_PAUSED: "template paused after negative feedback",
-    biz_policy.TEMPLATE_DISABLED: "template disabled after repeated negative feedback",
-    biz_policy.TIER_LIMIT: "business over its messaging-limit tier",
-    FORWARD_LIMIT: "forwarded content sent to more chats than the forwarding limit allows",
-    "ACCOUNT_SUSPENDED": "message from a business account that is suspended",
-    "SCORE_RECOVERED": "the account's score fell back well below the throttle threshold",
-    "APPEAL_GRANTED": "an appeal was granted",
-    "CHALLENGE_PASSED": "the account passed the challenge",
-    "REVIEWER_BAN": "a reviewer banned the account",
-    "REVIEWER_SUSPEND": "a reviewer suspended the account",
-    "REVIEWER_REINSTATE": "a reviewer lifted the action on the account",
-    "REVIEWER_ALLOW": "a reviewer cleared the account",
-}
+#: Sentences for the codes that are not rules (policy refusals, the ways back): the
+#: engine's glossary (``bulkguard.explain``), so the service and ``bulkguard explain`` agree.
+REASON_TEXT: dict[str, str] = CODE_TEXT
 
 
 __all__ = ["AnyEvent", "EngineAdapter", "ReviewerAction", "AppealGranted", "ChallengePassed",
