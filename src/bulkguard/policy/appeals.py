@@ -18,7 +18,7 @@ for each such account, an :class:`Amnesty`: the signal vector at the reinstateme
 
 A passed challenge (proof that a person is there) also lowers the timing and automation
 signals (regular gaps, sends without typing, sends right after registration) for
-``RELIEF_SECONDS``: they count half as far from a fresh account's values.
+``RELIEF_SECONDS``: each counts half as far from a person's value (``AUTOMATION``).
 
 An account that goes on blasting after it was reinstated builds new evidence and is
 stopped again, from the bottom of the ladder up.
@@ -76,14 +76,17 @@ KIND: Final[dict[str, str | float]] = {
     "reports_filed": "count", "reports_filed_stranger": "count",
     "forwarded": "count", "forwarded_high": "count", "link_share": "share",
     "msgs_total": "count", "violations": "count", "is_business": "keep",
+    "family_flagged": "count", "brigade_size": "count",
 }
-#: Timing and automation signals a passed challenge lowers.
-AUTOMATION: Final = ("gap_cv", "gap_mean", "notype_share", "early_msgs")
+#: Timing and automation signals a passed challenge lowers, and the value of a person
+#: each moves halfway towards (irregular gaps, typing, nothing sent right after registering).
+AUTOMATION: Final[dict[str, float]] = {"gap_cv": 1.0, "notype_share": 0.0, "early_msgs": 0.0}
 
 _MSGS: Final = NAMES.index("msgs_total")
 # per position in the vector: the kind (unclassified signals are kept as they are)
 _KINDS: Final[tuple[str | float, ...]] = tuple(KIND.get(n, "keep") for n in NAMES)
-_AUTOMATION: Final[tuple[int, ...]] = tuple(NAMES.index(n) for n in AUTOMATION if n in NAMES)
+_AUTOMATION: Final[tuple[tuple[int, float], ...]] = tuple(
+    (NAMES.index(n), x) for n, x in AUTOMATION.items() if n in NAMES)
 
 
 class Amnesty:
@@ -126,7 +129,7 @@ class Amnesty:
                 elif kind == "count" or (isinstance(kind, float) and since < 2.0 * kind):
                     out[i] = max(0.0, v[i] - b[i])
         if now < self.relief_until:
-            fresh = self.fresh
-            for i in _AUTOMATION:
-                out[i] = fresh[i] + (out[i] - fresh[i]) * RELIEF_FACTOR
+            for i, person in _AUTOMATION:
+                if out[i] == out[i]:   # not unknown (NaN)
+                    out[i] = person + (out[i] - person) * RELIEF_FACTOR
         return out
