@@ -29,7 +29,7 @@ from bulkguard.store.db import Versions
 from bulkguard.types import StateSnapshot
 
 #: Snapshot compatibility: the package version and the layout of the engine state.
-STATE_FORMAT = 2
+STATE_FORMAT = 3   # 3: accounts count two-way chats, pairs count turns, clusters keep times
 ENGINE_VERSION = f"bulkguard-{__version__}/state-{STATE_FORMAT}"
 
 # The review events are contract events (``bulkguard.events``), handled by the engine.
