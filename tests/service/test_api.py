@@ -206,6 +206,7 @@ def test_review_explain_action_statements(client: TestClient, keys: Keys,
     assert view["action"] in ("throttle", "challenge", "suspend", "ban")
     assert view["decisions"] and view["decisions"][0]["explain"]
     assert "CONTACT_SWEEP" in [r["code"] for r in view["reasons"]]
+    assert "CONTACT_SWEEP" in json.dumps(view["scoring"])     # as `bulkguard explain` shows
     assert client.get("/v1/accounts/nobody", headers=rh).status_code == 404
     r = client.post("/v1/accounts/acct-7f3e/actions", json={"action": "ban", "note": "seen by a person"},
                     headers=rh)

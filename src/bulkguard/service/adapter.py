@@ -125,6 +125,9 @@ class EngineAdapter:
             "clock": w.now,
             "versions": {"rules": self.versions.rules, "model": self.versions.model,
                          "engine": self.versions.engine},
+            # what `bulkguard explain` shows of the account now: fired rules with weights
+            # and sentences, the model's probability and contributions in words
+            "scoring": _scoring(self.engine, account),
         }
 
     def check(self, ev: Message) -> Verdict:
@@ -248,3 +251,10 @@ REASON_TEXT: dict[str, str] = CODE_TEXT
 __all__ = ["AnyEvent", "EngineAdapter", "ReviewerAction", "AppealGranted", "ChallengePassed",
            "ServiceEvent", "Verdict", "Versions", "decode_event", "encode_event",
            "preview_lane", "preview_forward", "ENGINE_VERSION"]
+
+
+def _scoring(engine: Engine, account: str) -> object:
+    """The ``now`` part of :func:`bulkguard.explain.explain_account`, as plain values."""
+    from bulkguard.explain import explain_account
+    ex = explain_account(engine, account)
+    return msgspec.to_builtins(ex.now) if ex is not None and ex.now is not None else None
