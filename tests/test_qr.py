@@ -90,7 +90,7 @@ def test_store_issue_resolve_reset(tmp_path):
     with QRStore(tmp_path) as store:
         t1 = store.issue("shop", prefill="Hi", business=True)
         assert store.resolve(t1) == QRCode("shop", 1, True, "Hi")
-        assert store.resolve("https://x.example/c/" + t1 + "/").account == "shop"
+        assert store.resolve(DEFAULT_BASE_URL + t1 + "/").account == "shop"
         assert store.active_codes("shop") == 1
         assert store.reset("shop") == 2
         with pytest.raises(InvalidToken, match="revoked"):
@@ -194,7 +194,8 @@ def test_cli_issue_png_svg_resolve_reset(tmp_path, capsys):
     assert "generation 2" in capsys.readouterr().out
     assert main(["qr", "resolve", link, "--db", db]) == 2
     assert "revoked" in capsys.readouterr().err
-    assert main(["qr", "resolve", link2, "--db", db]) == 0  # other accounts unaffected
+    assert main(["qr", "resolve", link2, "--db", db,
+                 "--base-url", "https://t.example/chat"]) == 0  # other accounts unaffected
     assert main(["qr", "resolve", "garbage!", "--db", db]) == 2
     assert "invalid code" in capsys.readouterr().err
 

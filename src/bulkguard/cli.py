@@ -125,11 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     qi.add_argument("--business", action="store_true", help="a business code (opt-in on scan)")
     qi.add_argument("--out", required=True, help="PNG or SVG file")
     qi.add_argument("--db", help="key and generation store directory")
-    qi.add_argument("--base-url", help="click-to-chat base URL")
+    qi.add_argument("--base-url", help="click-to-chat base URL "
+                                       "(default: $BULKGUARD_QR_BASE_URL or https://chat.example/c/)")
     qi.set_defaults(run=_lazy("bulkguard.qr:cli_issue"))
     qr_ = qsub.add_parser("resolve", help="verify a token or link; print the account")
     qr_.add_argument("token")
     qr_.add_argument("--db")
+    qr_.add_argument("--base-url", help="the only base URL whose links are accepted "
+                                        "(default: $BULKGUARD_QR_BASE_URL or https://chat.example/c/)")
     qr_.set_defaults(run=_lazy("bulkguard.qr:cli_resolve"))
     qx = qsub.add_parser("reset", help="revoke every earlier code of an account")
     qx.add_argument("account")

@@ -17,16 +17,32 @@ from __future__ import annotations
 import gzip
 import io
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Annotated, BinaryIO, Literal, Optional, Union
+from typing import Annotated, BinaryIO, Final, Literal, Optional, Union
 
 import msgspec
 
 # `le`/`ge` bounds make msgspec refuse non-finite numbers (JSON has no NaN; 1e999 overflows).
 Ts = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
+
+# Documented limits (README, "Limits"): what one line may make the engine hold or do.
+#: Bytes per input line, its line ending not counted; a longer line is dead-lettered (its
+#: first MAX_LINE bytes are kept) and never held whole in memory.
+MAX_LINE: Final = 65_536
+#: Characters per identifier or other string field (account, group, ip, digest...).
+MAX_ID: Final = 256
+#: Reported texts the classifier reads per report, and characters it reads of each
+#: (``Report.messages``; the rest is ignored, the report itself counts in full).
+MAX_TEXTS: Final = 50
+MAX_TEXT: Final = 4_096
+#: JSON nesting is limited by the decoder (about 990 levels, even inside ignored fields):
+#: a deeper line is dead-lettered as "JSON nested too deep".
+Id = Annotated[str, msgspec.Meta(max_length=MAX_ID)]
 
 MessageKind = Literal["text", "image", "video", "audio", "document", "link", "other"]
 AccountKind = Literal["personal", "business"]
@@ -40,24 +56,24 @@ class Event(msgspec.Struct, tag_field="type", omit_defaults=True, frozen=True, g
 
 
 class Register(Event, tag="register", frozen=True):
-    account: str
+    account: Id
     kind: AccountKind = "personal"
-    phone: Optional[str] = None
-    ip: Optional[str] = None
-    device: Optional[str] = None
-    client: Optional[str] = None
-    country: Optional[str] = None
+    phone: Optional[Id] = None
+    ip: Optional[Id] = None
+    device: Optional[Id] = None
+    client: Optional[Id] = None
+    country: Optional[Id] = None
 
 
 class Message(Event, tag="message", frozen=True):
-    sender: str
-    recipient: Optional[str] = None
-    group: Optional[str] = None
+    sender: Id
+    recipient: Optional[Id] = None
+    group: Optional[Id] = None
     kind: Optional[MessageKind] = None
     size: Optional[Count] = None
     forwarded: Count = 0
-    digest: Optional[str] = None
-    template: Optional[str] = None
+    digest: Optional[Id] = None
+    template: Optional[Id] = None
     typing_ms: Optional[Count] = None
     # "Exactly one of recipient or group" is checked by ``target_error`` in ``decode_line``
     # and by the engine (which refuses such a message), not in ``__post_init__``: a Python
@@ -78,54 +94,54 @@ def target_error(ev: Event) -> str | None:
 
 
 class ContactAdd(Event, tag="contact_add", frozen=True):
-    account: str
-    contact: str
+    account: Id
+    contact: Id
 
 
 class ContactSync(Event, tag="contact_sync", frozen=True):
-    account: str
+    account: Id
     numbers: Count
     matched: Count
 
 
 class GroupCreate(Event, tag="group_create", frozen=True):
-    account: str
-    group: str
+    account: Id
+    group: Id
     size_limit: Optional[Count] = None
 
 
 class GroupJoin(Event, tag="group_join", frozen=True):
-    group: str
-    member: str
-    added_by: Optional[str] = None
+    group: Id
+    member: Id
+    added_by: Optional[Id] = None
 
 
 class Report(Event, tag="report", frozen=True):
-    reporter: str
-    reported: str
+    reporter: Id
+    reported: Id
     reason: Optional[ReportReason] = None
     messages: Optional[list[str]] = None
 
 
 class Block(Event, tag="block", frozen=True):
-    blocker: str
-    blocked: str
+    blocker: Id
+    blocked: Id
 
 
 class OptIn(Event, tag="optin", frozen=True):
-    business: str
-    customer: str
+    business: Id
+    customer: Id
     source: Optional[OptinSource] = None
 
 
 class OptOut(Event, tag="optout", frozen=True):
-    business: str
-    customer: str
+    business: Id
+    customer: Id
 
 
 class TemplateRegister(Event, tag="template_register", frozen=True):
-    business: str
-    template: str
+    business: Id
+    template: Id
     category: Optional[TemplateCategory] = None
 
 
@@ -173,7 +189,7 @@ class Decision(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
 
     line: int
     ts: float
-    account: str
+    account: Id
     action: Literal["throttle", "challenge", "suspend", "ban", "reinstate", "reject"]
     score: float
     reasons: list[str]
@@ -184,7 +200,7 @@ class Decision(msgspec.Struct, frozen=True, gc=False, omit_defaults=True):
 
 
 class Label(msgspec.Struct, frozen=True):
-    account: str
+    account: Id
     label: Literal["legit", "abusive"]
     archetype: str = ""
 
@@ -193,9 +209,21 @@ class EventError(ValueError):
     """A line that is not a valid event; the message says why."""
 
 
+class InputError(ValueError):
+    """An input that cannot be read on (corrupt or truncated compression, a closed standard
+    input, a read error); the message names the file and the line reached."""
+
+
 #: Decodes and validates one JSON line into an event (the hot path of every source).
 EVENT_DECODER = msgspec.json.Decoder(AnyEvent)
 _encoder = msgspec.json.Encoder()
+#: What a decoder raises on a bad line (msgspec raises RecursionError on deep nesting,
+#: even inside a field it skips).
+DECODE_ERRORS: Final = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError,
+                        RecursionError)
+#: What reading a file may raise: I/O errors, truncated (EOFError) or corrupt gzip.
+READ_ERRORS: Final = (OSError, EOFError, zlib.error)
+TOO_DEEP: Final = "JSON nested too deep"
 
 
 def explain_error(err: Exception, line: bytes) -> str:
@@ -203,6 +231,8 @@ def explain_error(err: Exception, line: bytes) -> str:
     msg = str(err)
     if isinstance(err, UnicodeDecodeError):
         return f"not valid UTF-8 (byte {err.start})"
+    if isinstance(err, RecursionError):
+        return TOO_DEEP
     if not isinstance(err, msgspec.ValidationError):
         return msg
     if "at `$.type`" in msg and msg.startswith("Invalid value"):
@@ -214,13 +244,19 @@ def explain_error(err: Exception, line: bytes) -> str:
     return msg
 
 
+#: The dead-letter reason of a line over :data:`MAX_LINE` bytes.
+TOO_LONG: Final = f"line too long: over {MAX_LINE} bytes (the limit per line)"
+
+
 def decode_line(line: bytes) -> AnyEvent:
     """Decode and validate one JSON line; raise :class:`EventError` naming the problem."""
+    if len(line) > MAX_LINE:
+        raise EventError(TOO_LONG)
     try:
         ev = EVENT_DECODER.decode(line)
         if not line.isascii():  # msgspec skips unknown fields without checking their UTF-8
             line.decode("utf-8")
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as err:
+    except DECODE_ERRORS as err:
         raise EventError(explain_error(err, line)) from None
     why = target_error(ev)
     if why is not None:
@@ -245,25 +281,94 @@ class ReadStats:
                 f"{self.rejected} rejected, {self.empty} empty skipped")
 
 
+GZIP_MAGIC: Final = b"\x1f\x8b"
+CHUNK: Final = MAX_LINE + 2   # what one read of a line may return
+
+
 def open_input(path: str | Path) -> BinaryIO:
-    """Open an events file: a path, a ``.gz`` path, or ``-`` for standard input."""
+    """Open an events file: a path, a ``.gz`` path, or ``-`` for standard input; gzip is
+    recognised by its magic bytes too (also on standard input)."""
     if str(path) == "-":
-        return sys.stdin.buffer
+        stdin = sys.stdin
+        buf = getattr(stdin, "buffer", None) if stdin is not None else None
+        if buf is None or buf.closed:
+            raise InputError("standard input is closed (give a file, or pipe events in)")
+        try:
+            head = buf.peek(2)[:2] if hasattr(buf, "peek") else b""
+        except (OSError, ValueError) as err:
+            raise InputError(f"cannot read standard input: {err}") from None
+        if head == GZIP_MAGIC:
+            return gzip.GzipFile(fileobj=buf, mode="rb")  # type: ignore[return-value]
+        return buf  # type: ignore[no-any-return]
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"events file not found: {p}")
     f = open(p, "rb")
-    if p.suffix == ".gz" or f.peek(2)[:2] == b"\x1f\x8b":
+    if p.suffix == ".gz" or f.peek(2)[:2] == GZIP_MAGIC:
         f.close()
         return gzip.open(p, "rb")  # type: ignore[return-value]
     return f
 
 
-def iter_lines(stream: BinaryIO, start_line: int = 0) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(line_number, raw_line_without_newline)``, 1-based, skipping ``start_line`` lines."""
+def raw_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The stream's lines, each cut at ``MAX_LINE + 2`` bytes (room for ``\\r\\n``), so
+    that a line without end is never held whole. A chunk of that size without a newline
+    is the start of an overlong line: pass it to :func:`skip_rest` before reading on."""
+    return iter(partial(stream.readline, CHUNK), b"")
+
+
+def skip_rest(stream: BinaryIO, head: bytes) -> int:
+    """Consume the rest of the overlong line that began with ``head``; return its length
+    (a lower bound if it was cut by the end of the input)."""
+    size = len(head)
+    chunk = head
+    while chunk and not chunk.endswith(b"\n"):
+        chunk = stream.readline(1 << 20)
+        size += len(chunk)
+    return size
+
+
+def skip_lines(stream: BinaryIO, count: int) -> int:
+    """Read past ``count`` lines (an overlong one counts once); return how many there were."""
     n = 0
-    for raw in stream:
+    for raw in raw_lines(stream):
+        if len(raw) >= CHUNK and not raw.endswith(b"\n"):
+            skip_rest(stream, raw)
         n += 1
+        if n >= count:
+            break
+    return n
+
+
+def overlong(stream: BinaryIO, raw: bytes) -> bool:
+    """For a chunk over ``MAX_LINE`` bytes (the hot path tests only its length): whether
+    its line is over the limit, the rest of it consumed if so."""
+    if len(raw) >= CHUNK and not raw.endswith(b"\n"):
+        skip_rest(stream, raw)
+        return True
+    return len(raw.rstrip(b"\n").removesuffix(b"\r")) > MAX_LINE
+
+
+def read_error(path: str | Path, line: int, err: BaseException) -> InputError:
+    """An :class:`InputError` naming the file and the last line read before ``err``."""
+    what = "standard input" if str(path) == "-" else str(path)
+    why = str(err) or type(err).__name__
+    if isinstance(err, EOFError):
+        why = f"truncated compressed input ({why})"
+    elif isinstance(err, zlib.error):
+        why = f"corrupt compressed data ({why})"
+    return InputError(f"{what}: cannot read after line {line}: {why}")
+
+
+def iter_lines(stream: BinaryIO, start_line: int = 0) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line_number, raw_line_without_newline)``, 1-based, skipping ``start_line``
+    lines. An overlong line is yielded cut to ``MAX_LINE + 2`` bytes (so that
+    :func:`decode_line` refuses it) and the rest of it is skipped."""
+    n = 0
+    for raw in raw_lines(stream):
+        n += 1
+        if len(raw) >= CHUNK and not raw.endswith(b"\n"):
+            skip_rest(stream, raw)
         if n <= start_line:
             continue
         if raw.endswith(b"\n"):
@@ -274,7 +379,8 @@ def iter_lines(stream: BinaryIO, start_line: int = 0) -> Iterator[tuple[int, byt
 
 
 class DeadLetters:
-    """Writes each bad line unchanged, with its line number and reason, as one JSON object."""
+    """Writes each bad line unchanged, with its line number and reason, as one JSON object
+    (an overlong line: its first :data:`MAX_LINE` bytes, with ``"truncated": true``)."""
 
     def __init__(self, path: str | Path | None) -> None:
         self.path = Path(path) if path else None
@@ -288,14 +394,19 @@ class DeadLetters:
         if self._f is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._f = open(self.path, "ab")
-        # The raw bytes may not be UTF-8; keep them exact via surrogateescape-free latin-1 when needed.
+        cut = len(raw) > MAX_LINE
+        if cut:
+            raw = raw[:MAX_LINE]
+        # The raw bytes may not be UTF-8; keep them exact as hex then.
         try:
             text, enc = raw.decode("utf-8"), None
         except UnicodeDecodeError:
             text, enc = raw.hex(), "hex"
-        rec = {"line": line_no, "reason": reason, "raw": text}
+        rec: dict[str, object] = {"line": line_no, "reason": reason, "raw": text}
         if enc:
             rec["raw_encoding"] = enc
+        if cut:
+            rec["truncated"] = True
         self._f.write(_encoder.encode(rec) + b"\n")
 
     def flush(self) -> None:
@@ -314,11 +425,21 @@ def read_events(path: str | Path, *, strict: bool = False,
     """Yield ``(line_number, event)`` for the valid lines of a file.
 
     Bad lines go to ``dead`` (default mode) or raise :class:`EventError` with the
-    line number (``strict``). Empty lines are skipped and counted.
+    line number (``strict``). Empty lines are skipped and counted. A file that cannot be
+    read on (corrupt gzip...) raises :class:`InputError` naming it and the line.
     """
     stats = stats if stats is not None else ReadStats()
     with open_input(path) as f:
-        for n, raw in iter_lines(f):
+        lines = iter_lines(f)
+        n = 0
+        while True:
+            try:
+                item = next(lines, None)
+            except READ_ERRORS as err:
+                raise read_error(path, n, err) from None
+            if item is None:
+                break
+            n, raw = item
             stats.read = n
             ev: AnyEvent | None
             try:

@@ -17,6 +17,12 @@ Traceback (most recent call last):
 bulkguard.qr.InvalidToken: invalid code: ...
 >>> token_from_link("https://chat.example/c/" + token) == token
 True
+>>> token_from_link("https://evil.example/c/" + token)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+bulkguard.qr.InvalidToken: invalid code: not a link of https://chat.example/c/ ...
+>>> print(printable("shop\\nbusiness: yes\\x1b[2J"))
+shop\\nbusiness: yes\\x1b[2J
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 from urllib.parse import urlsplit
 
 from bulkguard.events import OptIn
@@ -43,6 +49,8 @@ MAX_PREFILL = 140
 MAX_BUSINESS_CODES = 2_000
 DEFAULT_BASE_URL = "https://chat.example/c/"
 STORE_FILE = "qr.sqlite3"
+BASE_URL_ENV = "BULKGUARD_QR_BASE_URL"   # the configured base URL, when --base-url is not given
+KEY_BYTES = 32          # the key made on first use; a shorter one in a store is refused
 _DOMAIN = b"bulkguard-qr-v1\x00"
 _MAC_LEN = 32
 _B64 = re.compile(r"[A-Za-z0-9_-]+")
@@ -157,20 +165,43 @@ def decode_token(key: bytes, token: str) -> QRCode:
     return QRCode(account, generation, bool(flags & _FLAG_BUSINESS), prefill)
 
 
-def token_from_link(text: str) -> str:
-    """The token of a click-to-chat link (its last path segment), or ``text`` itself."""
+def base_url_of(base_url: Optional[str] = None) -> str:
+    """The configured base URL: ``base_url``, else ``$BULKGUARD_QR_BASE_URL``, else
+    ``https://chat.example/c/``; always ending in ``/``."""
+    base = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    return base if base.endswith("/") else base + "/"
+
+
+def token_from_link(text: str, base_url: Optional[str] = None) -> str:
+    """The token of a click-to-chat link of the configured base URL (see :func:`base_url_of`),
+    or ``text`` itself when it is a bare token. A link of any other scheme, host or path
+    raises :class:`InvalidToken`: a code is only valid where it was issued."""
     text = text.strip()
-    if "/" in text or ":" in text:
-        text = urlsplit(text).path.rstrip("/").rsplit("/", 1)[-1]
-    return text
+    if "/" not in text and ":" not in text:
+        return text
+    base = urlsplit(base_url_of(base_url))
+    link = urlsplit(text)
+    ok = (link.scheme.lower() == base.scheme.lower() and link.netloc.lower() == base.netloc.lower()
+          and link.path.startswith(base.path) and not link.query and not link.fragment)
+    token = link.path[len(base.path):].rstrip("/") if ok else ""
+    if not ok or "/" in token:
+        raise InvalidToken(f"invalid code: not a link of {base_url_of(base_url)} "
+                           f"({printable(text[:80])})")
+    return token
 
 
 def link_for(token: str, base_url: Optional[str] = None) -> str:
-    """The click-to-chat link: ``base_url`` (default ``https://chat.example/c/``) + token."""
-    base = base_url or DEFAULT_BASE_URL
-    if not base.endswith("/"):
-        base += "/"
-    return base + token
+    """The click-to-chat link: the configured base URL (see :func:`base_url_of`) + token."""
+    return base_url_of(base_url) + token
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: a backslash and every character that is not
+    printable (newlines, ANSI escapes, bidi overrides...) as a Python escape."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(c if c.isprintable() and c != "\\" else
+                   ("\\\\" if c == "\\" else repr(c)[1:-1]) for c in text)
 
 
 # ---------------------------------------------------------------------- the store
@@ -189,11 +220,21 @@ class QRStore:
     Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, directory: Union[str, Path, None] = None) -> None:
+    def __init__(self, directory: Union[str, Path, None] = None, *, create: bool = True) -> None:
+        """Open (``create``: or make) the store in ``directory``. With ``create=False`` a
+        missing store raises :class:`InvalidToken` and nothing is written to disk."""
         self.directory = Path(directory) if directory else default_home()
+        path = self.directory / STORE_FILE
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            path = self.directory / STORE_FILE
+            if not create:
+                if not path.is_file():
+                    raise InvalidToken(f"invalid code: no QR store in {self.directory} "
+                                       "(no codes were ever issued there)")
+                self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                           isolation_level=None, timeout=30)
+                self._db.execute("SELECT 1 FROM meta, accounts LIMIT 1").fetchall()
+                return
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not path.exists():
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
@@ -214,12 +255,21 @@ class QRStore:
         self.close()
 
     def key(self, create: bool = True) -> Optional[bytes]:
+        """The signing key (made on first use with ``create``); a key that is not bytes or
+        shorter than ``KEY_BYTES`` raises :class:`QRError`: anyone could forge its codes."""
         row = self._db.execute("SELECT value FROM meta WHERE name='key'").fetchone()
         if row is None and create:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('key', ?)",
-                             (secrets.token_bytes(32),))
+                             (secrets.token_bytes(KEY_BYTES),))
             row = self._db.execute("SELECT value FROM meta WHERE name='key'").fetchone()
-        return bytes(row[0]) if row else None
+        if row is None:
+            return None
+        key = row[0]
+        if not isinstance(key, bytes) or len(key) < KEY_BYTES:
+            size = f"{len(key)} bytes" if isinstance(key, bytes) else f"a {type(key).__name__}"
+            raise QRError(f"the key in the QR store {self.directory / STORE_FILE} is {size}; "
+                          f"at least {KEY_BYTES} random bytes are needed (a damaged or foreign store)")
+        return key
 
     def _row(self, account: str) -> tuple[int, int, int]:
         row = self._db.execute("SELECT generation, business_codes, codes FROM accounts"
@@ -235,8 +285,12 @@ class QRStore:
         return biz if business else codes
 
     def issue(self, account: str, *, prefill: Optional[str] = None,
-              business: bool = False, max_business_codes: int = MAX_BUSINESS_CODES) -> str:
-        """Issue a signed token; raise :class:`QRError` on bad input or the 2,001st business code."""
+              business: bool = False, max_business_codes: int = MAX_BUSINESS_CODES,
+              check: Optional[Callable[[str], None]] = None) -> str:
+        """Issue a signed token; raise :class:`QRError` on bad input or the 2,001st business code.
+
+        ``check(token)`` runs before the code is counted (e.g. rendering it): if it raises,
+        nothing is counted."""
         if not account:
             raise QRError("account must not be empty")
         check_prefill(prefill)
@@ -248,6 +302,8 @@ class QRStore:
                 raise QRError(f"{account!r} already holds {biz} active business codes (at most "
                               f"{max_business_codes}); `bulkguard qr reset` revokes them")
             token = encode_token(key, QRCode(account, gen, business, prefill))  # type: ignore[arg-type]
+            if check is not None:
+                check(token)
             self._db.execute("INSERT OR REPLACE INTO accounts VALUES (?, ?, ?, ?)",
                              (account, gen, biz + bool(business), codes + 1))
         except BaseException:
@@ -268,14 +324,16 @@ class QRStore:
         self._db.execute("COMMIT")
         return gen
 
-    def resolve(self, token_or_link: str) -> QRCode:
-        """Verify a token or link against the key and current generation; raise :class:`InvalidToken`."""
+    def resolve(self, token_or_link: str, base_url: Optional[str] = None) -> QRCode:
+        """Verify a token or a link of the configured base URL against the key and current
+        generation; raise :class:`InvalidToken`."""
         if not isinstance(token_or_link, str):
             raise InvalidToken("invalid code: not text")
+        token = token_from_link(token_or_link, base_url)
         key = self.key(create=False)
         if key is None:
             raise InvalidToken(f"invalid code: no codes were ever issued from {self.directory}")
-        code = decode_token(key, token_from_link(token_or_link))
+        code = decode_token(key, token)
         current = self.generation(code.account)
         if code.generation != current:
             raise InvalidToken(f"invalid code: revoked (generation {code.generation} of "
@@ -286,13 +344,16 @@ class QRStore:
 def _store(store: Union[QRStore, str, Path, None]) -> tuple[QRStore, bool]:
     if isinstance(store, QRStore):
         return store, False
-    return QRStore(store), True
+    return QRStore(store, create=False), True   # resolving never makes a store
 
 
-def resolve(token_or_link: str, store: Union[QRStore, str, Path, None] = None) -> QRCode:
+def resolve(token_or_link: str, store: Union[QRStore, str, Path, None] = None,
+            base_url: Optional[str] = None) -> QRCode:
     s, own = _store(store)
     try:
-        return s.resolve(token_or_link)
+        return s.resolve(token_or_link, base_url)
+    except sqlite3.Error as err:
+        raise QRError(f"cannot read the QR store in {s.directory}: {err}") from None
     finally:
         if own:
             s.close()
@@ -323,8 +384,12 @@ def render(link: str, out: Union[str, Path]) -> Path:
     ext = path.suffix.lower()
     if ext not in (".png", ".svg"):
         raise QRError(f"--out must end in .png or .svg, not {path.suffix or '(no extension)'!r}")
+    try:
+        qr = segno.make_qr(link, error="m")
+    except ValueError as err:   # segno's DataOverflowError: more than one symbol holds
+        raise QRError(f"the link is {len(link)} characters, too long for one QR code "
+                      f"({err}); use a shorter account name or prefill") from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    qr = segno.make_qr(link, error="m")
     qr.save(str(path), scale=8 if ext == ".png" else 4, border=4)
     return path
 
@@ -342,11 +407,14 @@ def cli_issue(args: argparse.Namespace) -> int:
                           f"{Path(args.out).suffix or '(no extension)'!r}")
         check_prefill(args.prefill)
         with QRStore(args.db) as store:
-            token = store.issue(args.account, prefill=args.prefill, business=args.business)
+            # rendered before it counts: a code that cannot be drawn uses up no business code
+            token = store.issue(args.account, prefill=args.prefill, business=args.business,
+                                check=lambda t: render(link_for(t, args.base_url), args.out) and None)
         link = link_for(token, args.base_url)
-        render(link, args.out)
     except QRError as err:
         return _fail(str(err))
+    except sqlite3.Error as err:
+        return _fail(f"QR store: {err}")
     except OSError as err:
         return _fail(f"cannot write {args.out}: {err}")
     print(link)
@@ -355,14 +423,15 @@ def cli_issue(args: argparse.Namespace) -> int:
 
 def cli_resolve(args: argparse.Namespace) -> int:
     try:
-        code = resolve(args.token, args.db)
+        code = resolve(args.token, args.db, getattr(args, "base_url", None))
     except QRError as err:
         return _fail(str(err))
-    print(f"account: {code.account}")
+    # names and prefills come from whoever had a code issued: escaped, one line each
+    print(f"account: {printable(code.account)}")
     print(f"business: {'yes' if code.business else 'no'}")
     print(f"generation: {code.generation}")
     if code.prefill is not None:
-        print(f"prefill: {code.prefill}")
+        print(f"prefill: {printable(code.prefill)}")
     return 0
 
 
@@ -372,5 +441,7 @@ def cli_reset(args: argparse.Namespace) -> int:
             gen = store.reset(args.account)
     except QRError as err:
         return _fail(str(err))
-    print(f"{args.account}: now generation {gen}; every earlier code is revoked")
+    except sqlite3.Error as err:
+        return _fail(f"QR store: {err}")
+    print(f"{printable(args.account)}: now generation {gen}; every earlier code is revoked")
     return 0

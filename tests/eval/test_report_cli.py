@@ -80,10 +80,10 @@ def test_cli_missing_file_exit_one(scenario, tmp_path, capsys):
     rc = main(["evaluate", "--events", str(ev), "--labels", str(tmp_path / "none.jsonl"),
                "--decisions", str(dec)])
     err = capsys.readouterr().err
-    assert rc == 1 and "labels file not found" in err
+    assert rc == 2 and "labels file not found" in err
     rc = main(["evaluate", "--events", str(ev), "--labels", str(lab), "--decisions", str(dec),
                "--baseline", str(tmp_path / "nobase.jsonl")])
-    assert rc == 1 and "decisions file not found" in capsys.readouterr().err
+    assert rc == 2 and "decisions file not found" in capsys.readouterr().err
 
 
 def test_cli_bad_scores_file_exit_one(scenario, tmp_path, capsys):
@@ -92,4 +92,4 @@ def test_cli_bad_scores_file_exit_one(scenario, tmp_path, capsys):
     sc.write_text('{"account": "a1"}\n')
     rc = main(["evaluate", "--events", str(ev), "--labels", str(lab), "--decisions", str(dec),
                "--scores", str(sc)])
-    assert rc == 1 and "scores file" in capsys.readouterr().err
+    assert rc == 2 and "scores file" in capsys.readouterr().err

@@ -16,9 +16,9 @@ def run(args: argparse.Namespace) -> int:
         m = evaluate(args.events, args.labels, args.decisions, scores, name=args.decisions)
         b = (evaluate(args.events, args.labels, base_path, name=base_path)
              if base_path else None)
-    except EvalError as err:
+    except EvalError as err:   # a missing, unreadable or corrupt input: exit 2, as replay
         print(f"bulkguard evaluate: error: {err}", file=sys.stderr)
-        return 1
+        return 2
     from bulkguard.eval.report import print_table
 
     print_table(m, b)

@@ -46,8 +46,8 @@ import msgspec
 import numpy as np
 
 from bulkguard.events import (
-    Block, ContactAdd, ContactSync, EventError, GroupCreate, GroupJoin, Label, Message,
-    OptIn, OptOut, ReadStats, Register, Report, TemplateRegister, read_events,
+    READ_ERRORS, Block, ContactAdd, ContactSync, EventError, GroupCreate, GroupJoin, InputError,
+    Label, Message, OptIn, OptOut, ReadStats, Register, Report, TemplateRegister, read_events,
 )
 
 ACTIONS = frozenset({"throttle", "challenge", "suspend", "ban", "reinstate", "reject"})
@@ -225,6 +225,9 @@ def _read_decisions(path, viol: _Violations) -> tuple[list[_Dec], int]:
                 except msgspec.DecodeError as err:
                     viol.add("fields", k, f"not JSON ({err})")
                     continue
+                except RecursionError:
+                    viol.add("fields", k, "JSON nested too deep")
+                    continue
                 if not isinstance(d, dict):
                     viol.add("fields", k, "not a JSON object")
                     continue
@@ -256,7 +259,7 @@ def _read_decisions(path, viol: _Violations) -> tuple[list[_Dec], int]:
                     viol.add("fields", k, "reject without a policy code")
                 if usable:
                     out.append(_Dec(k, ln, float(ts), acct, act, float(score)))
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except READ_ERRORS as err:
         raise EvalError(f"cannot read decisions file {path}: {err}") from None
     return out, total
 
@@ -275,8 +278,10 @@ def _read_labels(path) -> dict[str, Label]:
                     lab = _label_decoder.decode(raw)
                 except (msgspec.DecodeError, msgspec.ValidationError) as err:
                     raise EvalError(f"labels file {path}, line {k}: {err}") from None
+                except RecursionError:
+                    raise EvalError(f"labels file {path}, line {k}: JSON nested too deep") from None
                 labels[lab.account] = lab
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except READ_ERRORS as err:
         raise EvalError(f"cannot read labels file {path}: {err}") from None
     return labels
 
@@ -295,12 +300,14 @@ def _read_scores(path) -> dict[str, float]:
                     d = _score_decoder.decode(raw)
                 except (msgspec.DecodeError, msgspec.ValidationError) as err:
                     raise EvalError(f"scores file {path}, line {k}: {err}") from None
+                except RecursionError:
+                    raise EvalError(f"scores file {path}, line {k}: JSON nested too deep") from None
                 acct, s = d.get("account"), d.get("max_score")
                 if not isinstance(acct, str) or not _is_num(s):
                     raise EvalError(f"scores file {path}, line {k}: needs "
                                     '{"account": str, "max_score": number}')
                 scores[acct] = max(float(s), scores.get(acct, -math.inf))
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except READ_ERRORS as err:
         raise EvalError(f"cannot read scores file {path}: {err}") from None
     return scores
 
@@ -446,7 +453,9 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
                 act_add(ev.account)
             elif t in (OptIn, OptOut, TemplateRegister):
                 act_add(ev.business)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except InputError as err:   # corrupt or truncated gzip: names the file and the line
+        raise EvalError(str(err)) from None
+    except READ_ERRORS as err:
         raise EvalError(f"cannot read events file {events_path}: {err}") from None
     except EventError as err:  # only in strict mode; kept for safety
         raise EvalError(f"events file {events_path}: {err}") from None

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from itertools import islice
 from typing import BinaryIO
 
 import msgspec
 
 from bulkguard.events import (
-    EVENT_DECODER, ReadStats, after_bom, explain_error, open_input,
+    EVENT_DECODER, MAX_LINE, READ_ERRORS, TOO_LONG, ReadStats, after_bom, explain_error,
+    open_input, overlong, raw_lines, read_error, skip_lines,
 )
 from bulkguard.types import DeadLetterSink, InputEvent
 
@@ -96,6 +96,13 @@ class LineSource:
     def _tick(self, line: int) -> None:
         """Called every ``PROGRESS_EVERY`` lines (a file source moves its progress bar)."""
 
+    def _overlong(self, raw: bytes) -> bool:
+        """Whether a line over ``MAX_LINE`` bytes (with its ending) is over the limit."""
+        return len(raw.rstrip(b"\n").removesuffix(b"\r")) > MAX_LINE
+
+    #: What the input is called in a read error.
+    name = "<lines>"
+
     def _decode(self, lines: Iterable[bytes],
                 closing: BinaryIO | None) -> Iterator[tuple[int, InputEvent]]:
         decode = EVENT_DECODER.decode
@@ -105,10 +112,12 @@ class LineSource:
         try:
             for n, raw in enumerate(lines, self.start + 1):
                 try:
+                    if len(raw) > MAX_LINE and self._overlong(raw):   # documented limit
+                        raise msgspec.DecodeError(TOO_LONG)
                     ev = decode(raw)
                     if not raw.isascii():  # msgspec skips unknown fields unchecked
                         raw.decode("utf-8")
-                except (msgspec.DecodeError, UnicodeDecodeError) as err:
+                except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
                     if not raw.strip():
                         stats.empty += 1
                         continue
@@ -123,6 +132,8 @@ class LineSource:
                 if n >= next_tick:
                     next_tick = n + PROGRESS_EVERY
                     self._tick(n)
+        except READ_ERRORS as err:   # truncated or corrupt gzip, a read error: name file and line
+            raise read_error(self.name, n, err) from None
         finally:
             # every line up to n was read: accepted is what is left
             stats.read = n
@@ -144,7 +155,22 @@ class FileSource(LineSource):
 
     def __iter__(self) -> Iterator[tuple[int, InputEvent]]:
         f = self._file = open_input(self.path)
-        return self._decode(islice(f, self.start, None), f)
+        if self.start:
+            try:
+                skip_lines(f, self.start)
+            except READ_ERRORS as err:
+                f.close()
+                raise read_error(self.path, 0, err) from None
+        # lines cut at MAX_LINE + 2 bytes: an overlong line is never held whole
+        return self._decode(raw_lines(f), f)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.path
+
+    def _overlong(self, raw: bytes) -> bool:
+        assert self._file is not None
+        return overlong(self._file, raw)
 
     def _tick(self, line: int) -> None:
         if self._file is not None:

@@ -82,6 +82,12 @@ class BusinessConfig:
     pause_ladder: tuple[float, ...] = (3 * HOUR, 6 * HOUR)
     #: Expired state is swept out once per this much event time.
     sweep_every: float = HOUR
+    #: Retention (README, "Retention"): consent recorded for an account not (yet) a
+    #: business, and per-account refusal counts, are kept this long after their last event;
+    pending_keep: float = 30 * DAY
+    #: a business is forgotten (state, templates, consents) after this long without any
+    #: event or message of its own or to it.
+    business_keep: float = 365 * DAY
 
     @property
     def quality_lookback(self) -> float:
@@ -105,6 +111,7 @@ class TemplateState:
 @dataclass(slots=True)
 class BusinessState:
     created: float
+    last: float = float("-inf")   # its last event or message, either way (for retention)
     tier: int = 0
     last_tier_check: float = 0.0
     templates: dict[str, TemplateState] = field(default_factory=dict)
@@ -155,9 +162,12 @@ class BusinessLane:
     def __init__(self, config: BusinessConfig | None = None) -> None:
         self.config = config or BusinessConfig()
         self.biz: dict[str, BusinessState] = {}
-        # consent recorded for accounts not (yet) known as businesses
+        # consent recorded for accounts not (yet) known as businesses, and the time of the
+        # last one per account (in time order: re-inserted on each)
         self._pending_consent: dict[str, dict[str, bool]] = {}
+        self._pending_last: dict[str, float] = {}
         self._violations: dict[str, int] = {}
+        self._violations_last: dict[str, float] = {}   # in time order, as _pending_last
         self._next_sweep = float("-inf")
 
     # ------------------------------------------------------------------ queries
@@ -168,7 +178,8 @@ class BusinessLane:
         return list(self.biz)
 
     def violations(self, account: str) -> int:
-        """Messages of ``account`` refused by the lane so far."""
+        """Messages of ``account`` refused by the lane so far (forgotten ``pending_keep``
+        after its last refusal)."""
         return self._violations.get(account, 0)
 
     def refusals(self, account: str) -> dict[str, int]:
@@ -231,12 +242,16 @@ class BusinessLane:
         if st is None:
             st = self.biz[account] = BusinessState(created=now, last_tier_check=now)
             pending = self._pending_consent.pop(account, None)
+            self._pending_last.pop(account, None)
             if pending:
                 st.consent.update(pending)
+        st.last = now
         return st
 
     def observe(self, ev: Event, now: float) -> None:
         """Update state from a register / template / consent / block / report event."""
+        if now >= self._next_sweep:
+            self.sweep(now)
         if isinstance(ev, Register):
             if ev.kind == "business":
                 self._state(ev.account, now)
@@ -244,6 +259,7 @@ class BusinessLane:
                 st = self.biz.pop(ev.account)
                 if st.consent:
                     self._pending_consent[ev.account] = st.consent
+                    self._pending_last[ev.account] = now
         elif isinstance(ev, TemplateRegister):
             st = self._state(ev.business, now)  # templates exist only for businesses
             t = st.templates.get(ev.template)
@@ -254,8 +270,13 @@ class BusinessLane:
         elif isinstance(ev, (OptIn, OptOut)):
             value = isinstance(ev, OptIn)
             known = self.biz.get(ev.business)
-            consent = known.consent if known is not None else \
-                self._pending_consent.setdefault(ev.business, {})
+            if known is not None:
+                known.last = now
+                consent = known.consent
+            else:
+                consent = self._pending_consent.setdefault(ev.business, {})
+                self._pending_last.pop(ev.business, None)   # re-insert: kept in time order
+                self._pending_last[ev.business] = now
             consent[ev.customer] = value
         elif isinstance(ev, Block):
             self._feedback(ev.blocked, ev.blocker, 2, self.config.block_weight, now)
@@ -296,20 +317,23 @@ class BusinessLane:
         recipient = ev.recipient
         if recipient is not None and recipient in self.biz:
             # customer -> business: never refused; opens or resets the window
-            windows = self.biz[recipient].windows
+            target = self.biz[recipient]
+            target.last = now
+            windows = target.windows
             windows.pop(ev.sender, None)  # re-insert: the dict stays in time order
             windows[ev.sender] = now
             return None
         st = self.biz.get(ev.sender)
         if st is None:
             if ev.template is not None:
-                return self._refuse(ev.sender, None, UNKNOWN_TEMPLATE)
+                return self._refuse(ev.sender, None, UNKNOWN_TEMPLATE, now)
             return None
+        st.last = now
         if recipient is None:  # business -> group: only the template must be valid
             if ev.template is not None:
                 code = self._template_code(st, ev.template, now)
                 if code:
-                    return self._refuse(ev.sender, st, code)
+                    return self._refuse(ev.sender, st, code, now)
             return None
         return self._business_to_customer(ev.sender, st, recipient, ev.template, now)
 
@@ -322,20 +346,20 @@ class BusinessLane:
         if not in_window:
             consent = st.consent.get(customer)
             if consent is False:
-                return self._refuse(business, st, OPTED_OUT)
+                return self._refuse(business, st, OPTED_OUT, now)
             if consent is None:
-                return self._refuse(business, st, NO_OPTIN)
+                return self._refuse(business, st, NO_OPTIN, now)
             if template is None:
-                return self._refuse(business, st, OUTSIDE_WINDOW_NO_TEMPLATE)
+                return self._refuse(business, st, OUTSIDE_WINDOW_NO_TEMPLATE, now)
         if template is not None:
             code = self._template_code(st, template, now)
             if code:
-                return self._refuse(business, st, code)
+                return self._refuse(business, st, code, now)
         if not in_window:
             self._expire(st.recent, st.recent_log, now - cfg.tier_period)
             limit = cfg.tiers[st.tier]
             if limit is not None and customer not in st.recent and len(st.recent) >= limit:
-                return self._refuse(business, st, TIER_LIMIT)
+                return self._refuse(business, st, TIER_LIMIT, now)
             st.recent[customer] = now
             st.recent_log.append((now, customer))
             prev = st.week.get(customer)
@@ -362,8 +386,11 @@ class BusinessLane:
             return TEMPLATE_PAUSED
         return None
 
-    def _refuse(self, account: str, st: BusinessState | None, code: str) -> str:
+    def _refuse(self, account: str, st: BusinessState | None, code: str, now: float) -> str:
         self._violations[account] = self._violations.get(account, 0) + 1
+        last = self._violations_last
+        last.pop(account, None)   # re-insert: kept in time order
+        last[account] = now
         if st is not None:
             st.refusals[code] = st.refusals.get(code, 0) + 1
         return code
@@ -400,6 +427,12 @@ class BusinessLane:
         self._next_sweep = now + cfg.sweep_every
         oldest_day = int(now // DAY) - len(cfg.day_weights) + 1
         look = cfg.quality_lookback
+        for gone in [b for b, st in self.biz.items() if st.last <= now - cfg.business_keep]:
+            del self.biz[gone]
+        for account in _drop_oldest(self._pending_last, now - cfg.pending_keep, None):
+            del self._pending_consent[account]
+        for account in _drop_oldest(self._violations_last, now - cfg.pending_keep, None):
+            del self._violations[account]
         for st in self.biz.values():
             _drop_oldest(st.windows, now - cfg.window, None)
             _drop_oldest(st.last_sent, now - look, 0)
@@ -410,8 +443,9 @@ class BusinessLane:
                     del days[d]
 
 
-def _drop_oldest(d: dict[str, Any], cutoff: float, index: Optional[int]) -> None:
-    """Drop the leading entries of a time-ordered dict whose time is at or before ``cutoff``."""
+def _drop_oldest(d: dict[str, Any], cutoff: float, index: Optional[int]) -> list[str]:
+    """Drop the leading entries of a time-ordered dict whose time is at or before ``cutoff``;
+    return their keys."""
     old = []
     for k, v in d.items():
         if (v if index is None else v[index]) > cutoff:
@@ -419,3 +453,4 @@ def _drop_oldest(d: dict[str, Any], cutoff: float, index: Optional[int]) -> None
         old.append(k)
     for k in old:
         del d[k]
+    return old

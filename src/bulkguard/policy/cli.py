@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from bulkguard.events import EventError, ReadStats, read_events
+from bulkguard.events import EventError, InputError, ReadStats, read_events
 from bulkguard.policy.business import DAY, POLICY_CODES, BusinessLane
 from bulkguard.policy.forwarding import ForwardLimiter
 
@@ -50,7 +50,7 @@ def status(args: argparse.Namespace) -> int:
     try:
         lane, _, now, refusals = replay(args.events, stats=stats, rules_path=args.rules,
                                         model_path=args.model)
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
+    except (OSError, ValueError) as err:   # missing, unreadable, corrupt input; bad rules or model
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not lane.is_business(account):

@@ -39,6 +39,8 @@ class ForwardConfig:
     window: float = 3_600.0
     #: Expired entries are swept out once per this much event time.
     sweep_every: float = 3_600.0
+    #: Per-account refusal counts are forgotten this long after the account's last refusal.
+    violations_keep: float = 30 * 86_400.0
 
     def __reduce__(self) -> tuple:
         # compiled (mypyc), a frozen dataclass cannot be unpickled field by field
@@ -53,10 +55,12 @@ class ForwardLimiter:
         # (sender, digest) -> {chat: last ts}; a chat is "u:<account>" or "g:<group>"
         self._sent: dict[tuple[str, str], dict[str, float]] = {}
         self._violations: dict[str, int] = {}
+        self._violations_last: dict[str, float] = {}   # in time order: re-inserted on each
         self._next_sweep = float("-inf")
 
     def violations(self, account: str) -> int:
-        """Messages of ``account`` refused for forwarding so far."""
+        """Messages of ``account`` refused for forwarding so far (forgotten
+        ``violations_keep`` after its last refusal)."""
         return self._violations.get(account, 0)
 
     def check(self, ev: Message, now: float) -> str | None:
@@ -79,6 +83,8 @@ class ForwardLimiter:
             limit = cfg.max_chats_highly if ev.forwarded >= cfg.highly_forwarded else cfg.max_chats
             if len(chats) >= limit:
                 self._violations[ev.sender] = self._violations.get(ev.sender, 0) + 1
+                self._violations_last.pop(ev.sender, None)
+                self._violations_last[ev.sender] = now
                 return FORWARD_LIMIT
         chats[chat] = now
         return None
@@ -95,6 +101,14 @@ class ForwardLimiter:
                 dead.append(key)
         for key in dead:
             del self._sent[key]
+        old = []
+        for account, t in self._violations_last.items():
+            if t > now - self.config.violations_keep:
+                break
+            old.append(account)
+        for account in old:
+            del self._violations_last[account]
+            del self._violations[account]
 
     def __len__(self) -> int:
         return len(self._sent)

@@ -112,6 +112,8 @@ class Rules:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise RulesError(f"{source}: not valid TOML: {err}") from None
+        except RecursionError:   # tomllib recurses on nesting: [[[[... or {a={b=...
+            raise RulesError(f"{source}: not valid rules: TOML nested too deep") from None
         for k in doc:
             if k not in TOP_KEYS:
                 raise RulesError(f"{source}: unknown top-level key {k!r}{_did_you_mean(k, TOP_KEYS)}")
@@ -291,7 +293,10 @@ def _condition(c: object, where: str) -> tuple[str, str, float]:
     name, op, val = m.groups()
     if name not in NAMES:
         raise RulesError(f"{where} unknown signal {name!r}{_did_you_mean(name, NAMES)}")
-    return name, op, float(val)
+    num = float(val)
+    if not math.isfinite(num):   # 1e999: would compile to `inf`, not a number
+        raise RulesError(f"{where} {c!r}: {val} is not a finite number")
+    return name, op, num
 
 
 def _test(i: int, op: str, val: float) -> str:

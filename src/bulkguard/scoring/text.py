@@ -45,10 +45,12 @@ import math
 import re
 import zlib
 from functools import lru_cache
-from itertools import repeat
+from itertools import islice, repeat
 from importlib import resources
 from pathlib import Path
 from typing import Iterable, Sequence
+
+from bulkguard.events import MAX_TEXT, MAX_TEXTS
 
 __all__ = [
     "TextClassifier",
@@ -79,6 +81,10 @@ _ASCII_LETTER_RE = re.compile(r"[A-Za-z]")
 _ASCII_UPPER_RE = re.compile(r"[A-Z]")
 _LOG_LEN_SCALE = 1.0 / math.log1p(1000)
 TOKEN_CACHE_MAX = 65_536
+#: Tokens longer than this are scored but not cached (the cache stays small).
+TOKEN_CACHE_LEN = 64
+#: Whole reported texts cached (each at most ``events.MAX_TEXT`` characters).
+TEXT_CACHE_MAX = 4_096
 
 
 def hash_token(token: str, seed: int = SEED_WORD) -> int:
@@ -249,9 +255,10 @@ class TextClassifier:
         slots, words, prefixes, counts = _token_raw(tok)
         get = self.weights.get
         entry = ((sum([get(s, 0.0) for s in slots]), len(slots)) + counts, words, prefixes)
-        if len(self._cache) >= TOKEN_CACHE_MAX:
-            self._cache.clear()
-        self._cache[tok] = entry
+        if len(tok) <= TOKEN_CACHE_LEN:
+            if len(self._cache) >= TOKEN_CACHE_MAX:
+                self._cache.clear()
+            self._cache[tok] = entry
         return entry
 
     def decision_function(self, text: str) -> float:
@@ -284,13 +291,20 @@ class TextClassifier:
         return _sigmoid(self.decision_function(text))
 
     def score_messages(self, messages: Iterable[str]) -> float:
-        """Highest spam probability over ``messages``; 0.0 when there are none."""
+        """Highest spam probability over ``messages``; 0.0 when there are none.
+
+        Documented limits (README, "Limits"): only the first ``MAX_TEXTS`` texts are read,
+        and of each its first ``MAX_TEXT`` characters, so that one report costs at most
+        about 200 KB of scoring however much text it quotes.
+        """
         texts = self._texts
         best = 0.0
-        for m in messages:
+        for m in islice(messages, MAX_TEXTS):
+            if len(m) > MAX_TEXT:
+                m = m[:MAX_TEXT]
             p = texts.get(m)
             if p is None:
-                if len(texts) >= TOKEN_CACHE_MAX:
+                if len(texts) >= TEXT_CACHE_MAX:
                     texts.clear()
                 p = texts[m] = self.spam_probability(m)
             if p > best:

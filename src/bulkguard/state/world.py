@@ -52,6 +52,18 @@ def pair_key(a: int, b: int) -> tuple[int, int, int]:
     return b << 32 | a, 5, 0
 
 
+def stamped(v: int, now: float) -> int:
+    """Pair record ``v`` with ``now`` as its time when neither side ever wrote (the time is
+    read only after a message, so this changes nothing but how long the pair is kept).
+
+    >>> stamped(CONTACT, 100.0) >> TS_SHIFT, stamped(MSG | 5 << TS_SHIFT, 100.0) >> TS_SHIFT
+    (100, 5)
+    """
+    if v & (MSG | MSG << 5):
+        return v
+    return (v & ((1 << TS_SHIFT) - 1)) | int(now) << TS_SHIFT
+
+
 FAMILY_HAMMING: Final = 3      # near-duplicate digests: SimHash Hamming distance <= 3
 FAMILY_SLOTS: Final = 4        # content families tracked per account (Misra-Gries)
 CLUSTER_MEMBERS: Final = 64    # registrations remembered per IP / device / number block
@@ -69,6 +81,8 @@ EARLY_SECONDS: Final = 600     # "first minutes after registration"
 NEAR_SECONDS: Final = 86_400   # stopped siblings weigh on accounts registered this close to them
 ESTABLISHED_PARTNERS: Final = 3   # two-way chats that make an account established
 RESCORE_EVERY: Final = 16      # an ordinary message re-scores the sender at most this often
+KEEP_DAYS: Final = 30.0        # retention of dormant records without an action (see ``sweep``)
+ACTION_KEEP_DAYS: Final = 365.0  # retention of actioned accounts and of contact/block/report pairs
 
 
 def simhash_of(digest: str) -> int:
@@ -196,7 +210,8 @@ class World:
         self.by_block: dict[str, Cluster] = {}
         self.families: dict[int, Family] = {}
         self.bands: dict[int, list[int]] = {}
-        self.groups: dict[str, list] = {}   # group -> [creator id, members, non-contact adds]
+        # group -> [creator id, members, non-contact adds, last create or join (event time)]
+        self.groups: dict[str, list] = {}
         self.next_family = 0
         self.last_sweep = 0.0
         # groups that just grew (content families, report pile-ons): the engine re-scores
@@ -487,7 +502,7 @@ class World:
     def set_contact(self, account: str, contact: str, on: bool) -> None:
         """Mark (or unmark) ``contact`` as a contact of ``account``."""
         k, sa, _ = pair_key(self.id_of(account), self.id_of(contact))
-        v: int = self.pairs.get(k, 0)
+        v: int = stamped(self.pairs.get(k, 0), self.now)
         self.pairs[k] = (v | CONTACT << sa) if on else (v & ~(CONTACT << sa))
 
     def on_contact_sync(self, ev: ContactSync) -> Account:
@@ -502,14 +517,15 @@ class World:
     def on_group_create(self, ev: GroupCreate) -> Account:
         a = self.account(ev.account)
         a.groups_created += 1
-        self.groups[ev.group] = [a.id, 1, 0]
+        self.groups[ev.group] = [a.id, 1, 0, self.now]
         return a
 
     def on_group_join(self, ev: GroupJoin) -> Account | None:
         g = self.groups.get(ev.group)
         if g is None:
-            g = self.groups[ev.group] = [-1, 0, 0]
+            g = self.groups[ev.group] = [-1, 0, 0, self.now]
         g[1] += 1
+        g[3] = self.now
         if ev.added_by is None:
             return None
         a = self.account(ev.added_by)
@@ -537,7 +553,7 @@ class World:
         v = (pv >> st) & FLAGS   # direction target -> source
         if v & flag:
             return None, v  # the same person blocking or reporting twice counts once
-        self.pairs[k] = pv | flag << st
+        self.pairs[k] = stamped(pv, self.now) | flag << st
         if flag == BLOCKED:
             t.blocks += 1
         else:
@@ -635,12 +651,27 @@ class World:
         return out
 
     # -- bounded memory ------------------------------------------------------------------
-    def sweep(self, keep_days: float = 30.0) -> int:
-        """Forget dormant accounts without an action, old families and dormant pairs."""
+    # Retention, all on event time (README, "Retention"); the engine sweeps once a day.
+    def sweep(self, keep_days: float = KEEP_DAYS) -> int:
+        """Forget what the retention rules let go; return the number of accounts forgotten.
+
+        * an account without an action: ``keep_days`` after its last message (and its
+          registration); an account with an action: ``ACTION_KEEP_DAYS`` after them;
+        * a pair: ``3 * keep_days`` after its last message; a pair holding a contact, block
+          or report: ``ACTION_KEEP_DAYS`` after its last message, or after the flag was first
+          set when the two never wrote;
+        * content families: 2 days after their last send; registration clusters:
+          ``keep_days`` after their last registration; groups: ``keep_days`` after their last
+          create or join;
+        * an identifier no record refers to any more leaves the id map (the ids of the rest
+          are renumbered in order once more than half of them are unused).
+        """
         now = self.now
         cut = now - keep_days * DAY
-        dead = [n for n, a in self.accounts.items() if a.last_ts < cut and a.level == 0
-                and (a.reg_ts < cut)]
+        long_cut = now - ACTION_KEEP_DAYS * DAY
+        dead = [n for n, a in self.accounts.items()
+                if (a.last_ts < cut and a.reg_ts < cut and a.level == 0)
+                or (a.last_ts < long_cut and a.reg_ts < long_cut)]
         for n in dead:
             self.by_id[self.accounts.pop(n).id] = None
         old = [g for g, f in self.families.items() if f.last < now - 2 * DAY]
@@ -651,11 +682,61 @@ class World:
             self.bands = {k: v for k, v in ((k, [g for g in v if g in live])
                                             for k, v in self.bands.items()) if v}
         pcut = int(now - 3 * keep_days * DAY) << TS_SHIFT
-        stale = [k for k, v in self.pairs.items() if v < pcut and not v & KEEP_FLAGS]
+        kcut = int(long_cut) << TS_SHIFT
+        stale = [k for k, v in self.pairs.items()
+                 if v < pcut and (not v & KEEP_FLAGS or v < kcut)]
         for k in stale:
             del self.pairs[k]
         for table in (self.by_ip, self.by_device, self.by_block):
             for key in [k for k, c in table.items() if c.counter.last < cut]:
                 del table[key]
+        for key in [k for k, g in self.groups.items() if g[3] < cut]:
+            del self.groups[key]
         self.last_sweep = now
+        self.compact_ids()
         return len(dead)
+
+    def compact_ids(self, force: bool = False) -> int:
+        """Renumber the identifiers still referred to (records, pairs, clusters, groups)
+        0, 1, 2... in their old order, dropping the rest from the id map; only when more
+        than half are unused (or ``force``). The order is kept, so every pair keeps its
+        key's direction bits. Returns the number of identifiers dropped."""
+        names = self.names
+        live = bytearray(len(names))
+        for a in self.accounts.values():
+            live[a.id] = 1
+        for k in self.pairs:
+            live[k >> 32] = 1
+            live[k & 0xFFFFFFFF] = 1
+        for table in (self.by_ip, self.by_device, self.by_block):
+            for c in table.values():
+                for m in c.members:
+                    live[m] = 1
+        for g in self.groups.values():
+            if g[0] >= 0:
+                live[g[0]] = 1
+        unused = len(names) - sum(live)
+        if not unused or (not force and unused * 2 <= len(names)):
+            return 0
+        new_of = [-1] * len(names)
+        kept: list[str] = []
+        for i, name in enumerate(names):
+            if live[i]:
+                new_of[i] = len(kept)
+                kept.append(name)
+        by_id: list[Account | None] = [None] * len(kept)
+        for a in self.accounts.values():
+            a.id = new_of[a.id]
+            by_id[a.id] = a
+        self.pairs = {new_of[k >> 32] << 32 | new_of[k & 0xFFFFFFFF]: v
+                      for k, v in self.pairs.items()}
+        for table in (self.by_ip, self.by_device, self.by_block):
+            for c in table.values():
+                c.members = [new_of[m] for m in c.members]
+        for g in self.groups.values():
+            if g[0] >= 0:
+                g[0] = new_of[g[0]]
+        self.names = kept
+        self.ids = {name: i for i, name in enumerate(kept)}
+        self.by_id = by_id
+        return unused
