@@ -86,7 +86,7 @@ def test_deep_json_in_business_status_and_evaluate(tmp_path, capsys) -> None:
                     + b"[" * 2000 + b"]" * 2000 + b"}\n")
     assert main(["evaluate", "--events", str(ev), "--labels", str(labels(tmp_path)),
                  "--decisions", str(dec)]) == 0
-    assert "JSON nested too deep" in capsys.readouterr().out + "JSON nested too deep"
+    assert "decision 1: JSON nested too deep" in capsys.readouterr().out
     with pytest.raises(EventError, match="JSON nested too deep"):
         decode_line(deep())
 
@@ -239,7 +239,7 @@ def test_a_report_quoting_megabytes_costs_little(tmp_path) -> None:
     from bulkguard.events import Report
     t0 = time.perf_counter()
     for i in range(20):
-        eng.handle(i + 1, Report(ts=1, reporter=f"r{i}", reported="s", messages=texts))
+        eng.handle(Report(ts=1, reporter=f"r{i}", reported="s", messages=texts), i + 1)
     assert time.perf_counter() - t0 < 5.0
 
 

@@ -406,10 +406,13 @@ def cli_issue(args: argparse.Namespace) -> int:
             raise QRError(f"--out must end in .png or .svg, not "
                           f"{Path(args.out).suffix or '(no extension)'!r}")
         check_prefill(args.prefill)
+        def draw(token: str) -> None:
+            render(link_for(token, args.base_url), args.out)
+
         with QRStore(args.db) as store:
             # rendered before it counts: a code that cannot be drawn uses up no business code
             token = store.issue(args.account, prefill=args.prefill, business=args.business,
-                                check=lambda t: render(link_for(t, args.base_url), args.out) and None)
+                                check=draw)
         link = link_for(token, args.base_url)
     except QRError as err:
         return _fail(str(err))

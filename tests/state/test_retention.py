@@ -68,18 +68,19 @@ def test_a_year_of_churn_stays_in_bounded_memory() -> None:
     days = int(ACTION_KEEP_DAYS) + 60
     peaks: dict[str, int] = {}
     at: dict[int, dict[str, int]] = {}
-    eng.handle(line := line + 1, Register(ts=T0, account="shop", kind="business"))
-    eng.handle(line := line + 1, Register(ts=T0, account="oldbiz", kind="business"))
+    decisions: list = []
+    eng.handle(Register(ts=T0, account="shop", kind="business"), line := line + 1)
+    eng.handle(Register(ts=T0, account="oldbiz", kind="business"), line := line + 1)
     for d in range(days):
         for ev in churn_day(d):
             line += 1
-            eng.handle(line, ev)
+            decisions += eng.handle(ev, line)
         s = sizes(eng)
         for k, v in s.items():
             peaks[k] = max(peaks.get(k, 0), v)
         at[d] = s
     end = at[days - 1]
-    assert sum(1 for d in eng.out if d.action == "ban") >= days // 10 - 1   # the blasters were stopped
+    assert sum(1 for d in decisions if d.action == "ban") >= days // 10 - 1   # the blasters were stopped
     # 30-day structures: about a month of churn, not a year
     month = KEEP_DAYS + 2
     for k, per_day in (("by_ip", 3), ("by_device", 3), ("by_block", 3), ("groups", 1),
@@ -133,12 +134,13 @@ def test_compacting_the_id_map_changes_no_decision(make_stream) -> None:
         eng = Engine(Rules.default(), **load_components("none"))
         dropped = 0
         swept = eng.world.last_sweep
+        out: list = []
         for n, ev in enumerate(events, 1):
-            eng.handle(n, ev)
+            out += eng.handle(ev, n)
             if force and eng.world.last_sweep != swept:   # after each daily sweep
                 swept = eng.world.last_sweep
                 dropped += eng.world.compact_ids(force=True)
-        return [(d.line, d.account, d.action, d.score, d.reasons) for d in eng.out], dropped
+        return [(d.line, d.account, d.action, d.score, d.reasons) for d in out], dropped
 
     forced, dropped = run(True)
     plain, _ = run(False)
@@ -161,13 +163,13 @@ def test_pairs_with_contact_block_or_report_are_kept_a_year() -> None:
 
 def test_a_banned_account_is_kept_a_year_after_its_last_message() -> None:
     eng = Engine(Rules.default())
-    eng.handle(1, Register(ts=T0, account="x", ip="192.0.2.1"))
-    eng.handle(2, ContactSync(ts=T0 + 1, account="x", numbers=5000, matched=40))
+    eng.handle(Register(ts=T0, account="x", ip="192.0.2.1"), 1)
+    eng.handle(ContactSync(ts=T0 + 1, account="x", numbers=5000, matched=40), 2)
     for i in range(12):
-        eng.handle(3 + i, Message(ts=T0 + 2 + i, sender="x", recipient=f"u{i}", digest="ab12"))
+        eng.handle(Message(ts=T0 + 2 + i, sender="x", recipient=f"u{i}", digest="ab12"), 3 + i)
     assert eng.world.accounts["x"].level == 4
     for day in range(1, int(ACTION_KEEP_DAYS) + 3):
-        eng.handle(100 + day, Message(ts=T0 + day * DAY, sender="clock", recipient="tick"))
+        eng.handle(Message(ts=T0 + day * DAY, sender="clock", recipient="tick"), 100 + day)
         if day == int(ACTION_KEEP_DAYS) - 1:
             assert "x" in eng.world.accounts
     assert "x" not in eng.world.accounts

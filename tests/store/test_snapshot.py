@@ -45,10 +45,9 @@ def events_of(lines: list[bytes], spread: float = 0.0) -> list:
 
 
 def run(eng: Engine, evs: list, start: int = 0) -> list:
+    out = []
     for n, ev in enumerate(evs, start + 1):
-        eng.handle(n, ev)
-    out = [(d.line, d.account, d.action, d.score, d.reasons) for d in eng.out]
-    eng.out.clear()
+        out += [(d.line, d.account, d.action, d.score, d.reasons) for d in eng.handle(ev, n)]
     return out
 
 
@@ -85,8 +84,8 @@ def test_state_holds_every_kind_of_record(make_stream) -> None:
 
 def test_integers_beyond_64_bits_round_trip() -> None:
     eng = engine()
-    eng.handle(1, Message(ts=1e300, sender="a", recipient="b"))
-    eng.handle(2, Message(ts=1e300, sender="b", recipient="a"))
+    eng.handle(Message(ts=1e300, sender="a", recipient="b"), 1)
+    eng.handle(Message(ts=1e300, sender="b", recipient="a"), 2)
     blob = dumps(eng)
     other = engine()
     loads(blob, other)
@@ -108,7 +107,7 @@ def test_nothing_in_a_state_file_can_run_code(tmp_path) -> None:
 
 def _valid(tmp_path):
     eng = engine()
-    eng.handle(1, Message(ts=T0, sender="a", recipient="b"))
+    eng.handle(Message(ts=T0, sender="a", recipient="b"), 1)
     p = tmp_path / "state"
     save(p, eng, {"line": 1})
     return p, p.read_bytes()
@@ -146,7 +145,7 @@ def test_damaged_or_foreign_state_is_refused(tmp_path, case, message) -> None:
     }[case]
     p.write_bytes(data)
     eng = engine()
-    eng.handle(1, Message(ts=5.0, sender="keep", recipient="me"))
+    eng.handle(Message(ts=5.0, sender="keep", recipient="me"), 1)
     with pytest.raises(SnapshotError, match=message) as ei:   # noqa: PT012
         load(p, eng)
     assert str(p) in str(ei.value)
@@ -245,5 +244,5 @@ def test_a_valid_state_with_any_one_value_changed_loads_cleanly_or_is_refused(re
     except SnapshotError:
         return
     # a state that loads must also run and save again
-    eng.handle(1, Message(ts=T0 + 10, sender="h1", recipient="h2"))
+    eng.handle(Message(ts=T0 + 10, sender="h1", recipient="h2"), 1)
     dumps(eng)

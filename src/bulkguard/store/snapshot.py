@@ -25,7 +25,8 @@ values (replay stores its input line and output offsets there).
 >>> from bulkguard.engine import Engine
 >>> from bulkguard.events import Message
 >>> eng = Engine()
->>> eng.handle(1, Message(ts=5.0, sender="a", recipient="b"))
+>>> eng.handle(Message(ts=5.0, sender="a", recipient="b"), 1)
+()
 >>> blob = dumps(eng, {"line": 1})
 >>> blob[:17]
 b'bulkguard-state 1'
@@ -276,7 +277,7 @@ def loads(data: bytes, engine: EngineState, where: str = "<bytes>") -> dict:
 def _field_kinds() -> tuple[tuple[type, ...], ...]:
     """Types each account field may hold, from a fresh record (None-able ones by name)."""
     fresh = Account(0)
-    kinds = []
+    kinds: list[tuple[type, ...]] = []
     for f in ACCOUNT_FIELDS:
         t = type(getattr(fresh, f))
         if f in ("reg_ip", "reg_device", "reg_block"):
