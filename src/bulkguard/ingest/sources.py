@@ -100,9 +100,6 @@ class LineSource:
         """Whether a line over ``MAX_LINE`` bytes (with its ending) is over the limit."""
         return len(raw.rstrip(b"\n").removesuffix(b"\r")) > MAX_LINE
 
-    #: What the input is called in a read error.
-    name = "<lines>"
-
     def _decode(self, lines: Iterable[bytes],
                 closing: BinaryIO | None) -> Iterator[tuple[int, InputEvent]]:
         decode = EVENT_DECODER.decode
@@ -150,6 +147,7 @@ class FileSource(LineSource):
                  start: int = 0, stats: ReadStats | None = None, progress: bool = False) -> None:
         super().__init__((), dead, strict=strict, start=start, stats=stats)
         self.path = path
+        self.name = path
         self._bar = _Progress(path, enabled=progress)
         self._file: BinaryIO | None = None
 
@@ -163,10 +161,6 @@ class FileSource(LineSource):
                 raise read_error(self.path, 0, err) from None
         # lines cut at MAX_LINE + 2 bytes: an overlong line is never held whole
         return self._decode(raw_lines(f), f)
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return self.path
 
     def _overlong(self, raw: bytes) -> bool:
         assert self._file is not None
