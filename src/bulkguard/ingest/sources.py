@@ -78,6 +78,7 @@ class LineSource:
         self.start = start
         self.stats = stats if stats is not None else ReadStats()
         self.last_raw = b""     # the last line yielded, for ``reject`` (and a reorder stage)
+        self.name = "<lines>"   # what the input is called in a read error
 
     def __iter__(self) -> Iterator[tuple[int, InputEvent]]:
         return self._decode(self.lines, None)
