@@ -209,6 +209,10 @@ class EventError(ValueError):
     """A line that is not a valid event; the message says why."""
 
 
+class DeadLetterError(OSError):
+    """The dead-letter file could not be written; the message names it (not a read error)."""
+
+
 class InputError(ValueError):
     """An input that cannot be read on (corrupt or truncated compression, a closed standard
     input, a read error); the message names the file and the line reached."""
@@ -407,7 +411,11 @@ class DeadLetters:
             rec["raw_encoding"] = enc
         if cut:
             rec["truncated"] = True
-        self._f.write(_encoder.encode(rec) + b"\n")
+        try:
+            self._f.write(_encoder.encode(rec) + b"\n")
+        except OSError as err:
+            raise DeadLetterError(err.errno or 0, f"cannot write dead letters to {self.path}: "
+                                                  f"{err.strerror or err}") from None
 
     def flush(self) -> None:
         if self._f is not None:

@@ -151,7 +151,7 @@ def _assert_same(d: Path, reference) -> None:
 
 
 def test_resume_after_kill_at_first_checkpoint(big_stream, reference, tmp_path):
-    ck = tmp_path / "state" / "checkpoint.pkl"
+    ck = tmp_path / "state" / "checkpoint.state"
     killed = _kill_when(_start(big_stream, tmp_path), ck.exists)
     assert killed, "the run ended before it could be killed"
     assert ck.exists()
@@ -168,7 +168,7 @@ def test_resume_after_kill_at_first_checkpoint(big_stream, reference, tmp_path):
 
 def test_resume_after_kill_mid_run_with_decisions_written(big_stream, reference, tmp_path):
     out = tmp_path / "d.jsonl"
-    ck = tmp_path / "state" / "checkpoint.pkl"
+    ck = tmp_path / "state" / "checkpoint.state"
     half = len(reference[0]) // 3
 
     def ready() -> bool:
@@ -229,14 +229,14 @@ def test_utf8_byte_order_mark_on_the_first_line_is_ignored(tmp_path) -> None:
 
 def test_resume_after_the_input_grew_equals_one_run(big_stream, reference, tmp_path):
     """A run that ended (checkpointed at its last line) and is started again after more
-    lines were appended goes on from the checkpoint: the whole state goes through pickle.
+    lines were appended goes on from the checkpoint: the whole state goes through the snapshot format.
     Unlike the kill tests this needs no timing, so the compiled build runs it too."""
     lines = big_stream.read_bytes().splitlines(keepends=True)
     events = tmp_path / "events.jsonl"
     events.write_bytes(b"".join(lines[: len(lines) * 3 // 5]))
     p = _finish(events, tmp_path)
     assert p.returncode == 0, p.stderr
-    assert (tmp_path / "state" / "checkpoint.pkl").exists()
+    assert (tmp_path / "state" / "checkpoint.state").exists()
     with open(events, "ab") as f:
         f.write(b"".join(lines[len(lines) * 3 // 5:]))
     p = _finish(events, tmp_path)

@@ -19,6 +19,7 @@ goes on, so the decisions file ends identical to an uninterrupted run's.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -35,7 +36,7 @@ from bulkguard.ingest.pump import pump
 from bulkguard.ingest.reorder import DEFAULT_MAX_AHEAD, DEFAULT_WINDOW, Reorder, ReorderedSource
 from bulkguard.ingest.sources import FileSource, StrictStop
 from bulkguard.scoring.rules import RulesError
-from bulkguard.store.checkpoint import PickleCheckpoints, Position, fingerprint
+from bulkguard.store.checkpoint import RunIdentity, StateCheckpoints, Position, content_digest
 from bulkguard.store.decisions import JsonlSink
 from bulkguard.types import InputEvent
 
@@ -61,10 +62,12 @@ class ReplayResult:
         return (self.stats.accepted / self.seconds) if self.seconds > 0 else 0.0
 
 
-def default_rejected(out: str) -> str:
-    """Dead-letter path next to the decisions file: ``d.jsonl`` -> ``d.rejected.jsonl``."""
+def default_rejected(out: str) -> str | None:
+    """Dead-letter path next to the decisions file: ``d.jsonl`` -> ``d.rejected.jsonl``.
+    None for ``--out -``: decisions on standard output keep no file unless ``--rejected``
+    names one (a fixed default would truncate whatever ``./rejected.jsonl`` was)."""
     if out == "-":
-        return "rejected.jsonl"
+        return None
     p = Path(out)
     stem = p.name[:-len(".jsonl")] if p.name.endswith(".jsonl") else p.name
     return str(p.with_name(stem + ".rejected.jsonl"))
@@ -84,36 +87,46 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     stage: Reorder[InputEvent] = Reorder(window, max(max_ahead, window))   # validates both
     eng = engine or build_engine(rules_path, model_path)
     rejected = rejected or default_rejected(out)
+    _check_paths(events, out, rejected, scores_path, state_dir)
     stats = ReadStats()
     result = ReplayResult(stats, window=window)
-    store = (PickleCheckpoints(state_dir, fingerprint(events, eng.rules.digest, model_path, out,
-                                                      f"window={window:g}|ahead={max_ahead:g}"))
+    source_box: list[FileSource] = []
+    store = (StateCheckpoints(state_dir, _identity(events, eng, model_path, out, rejected,
+                                                   scores_path, window, max_ahead),
+                              eng, lambda: source_box[0].bytes_read())
              if state_dir else None)
-    saved = store.load() if store is not None else None
-    pos: Position | None = None
-    held = None
-    if saved is not None:
-        state, pos = saved
-        eng.restore(state)
-        held = state.get("reorder")
-        for k, v in pos["stats"].items():
-            setattr(stats, k, v)
-        result.decisions.update(pos["decisions"])
-        result.resumed_from = pos["line"]
+    try:
+        saved = store.load() if store is not None else None
+        pos: Position | None = None
+        held = None
+        if saved is not None:
+            state, pos = saved
+            _check_outputs(store.path, out, pos["out_pos"], rejected, pos["dead_pos"])  # type: ignore[union-attr]
+            held = state.pop("reorder", None)
+            eng.restore(state)
+            for k, v in pos["stats"].items():
+                setattr(stats, k, v)
+            result.decisions.update(pos["decisions"])
+            result.resumed_from = pos["line"]
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
     skip = pos["line"] if pos is not None else 0
     # A fresh run starts the dead letters afresh; a resumed one cuts them back to the checkpoint.
-    if os.path.exists(rejected):
+    if rejected is not None and os.path.exists(rejected):
         with open(rejected, "r+b") as fw:
             fw.truncate(pos["dead_pos"] if pos is not None else 0)
     dead = DeadLetters(rejected)
     sink = JsonlSink(out, resume_at=pos["out_pos"] if pos is not None else None)
     source = FileSource(events, dead, strict=strict, start=skip, stats=stats, progress=progress)
+    source_box.append(source)
 
     def save(line: int) -> None:
         assert store is not None
         sink.flush(sync=True)
         dead.flush()
-        dpos = os.path.getsize(rejected) if os.path.exists(rejected) else 0
+        dpos = os.path.getsize(rejected) if rejected is not None and os.path.exists(rejected) else 0
         snap = eng.snapshot()
         snap["reorder"] = ordered.state()
         store.save(snap, Position(
@@ -141,8 +154,12 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     finally:
         result.seconds = time.perf_counter() - t0
         source.close()
-        sink.close()
-        dead.close()
+        try:
+            sink.close()
+        finally:
+            dead.close()
+            if store is not None:
+                store.close()
     # refusals after the source had ended (the engine's, the window's) are rejected too
     stats.accepted = stats.read - stats.rejected - stats.empty
     result.late = ordered.stage.late
@@ -153,6 +170,69 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     if scores_path:
         write_scores(eng, scores_path)
     return result
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _check_paths(events: str, out: str, rejected: str | None, scores: str | None,
+                 state_dir: str | None) -> None:
+    """Refuse outputs that would destroy the input or each other, and resumable runs that
+    cannot be checked (standard input) or cut back (standard output)."""
+    outs = [(flag, p) for flag, p in (("--out", out), ("--rejected", rejected),
+                                      ("--scores", scores)) if p is not None and p != "-"]
+    if events != "-":
+        for flag, p in outs:
+            if _same(p, events):
+                raise ValueError(f"{flag} {p} is the input file: refusing to overwrite it")
+    for i, (flag, p) in enumerate(outs):
+        for flag2, p2 in outs[i + 1:]:
+            if _same(p, p2):
+                raise ValueError(f"{flag} and {flag2} are the same file ({p})")
+    if state_dir is not None:
+        if events == "-":
+            raise ValueError("--state needs an input file: standard input cannot be checked "
+                             "again when the run resumes")
+        if out == "-":
+            raise ValueError("--state needs --out FILE: standard output cannot be cut back "
+                             "to a checkpoint")
+
+
+def _identity(events: str, eng: Engine, model_path: str | None, out: str,
+              rejected: str | None, scores: str | None, window: float,
+              max_ahead: float) -> RunIdentity:
+    if model_path == "none":
+        model = "none"
+    elif model_path is None:
+        from importlib import resources
+        res = resources.files("bulkguard.scoring").joinpath("model.json")
+        model = "shipped " + (hashlib.sha256(res.read_bytes()).hexdigest()
+                              if res.is_file() else "none")
+    else:
+        model = content_digest(model_path)
+    return RunIdentity(input=os.path.abspath(events), rules=eng.rules.digest, model=model,
+                       outputs=tuple(os.path.abspath(p) if p is not None else ""
+                                     for p in (out, rejected, scores)),
+                       options=f"window={window:g}|ahead={max_ahead:g}")
+
+
+def _check_outputs(ckpt: Path, out: str, out_pos: int, rejected: str | None,
+                   dead_pos: int) -> None:
+    """The outputs a checkpoint points into must still hold what it counted: never pad a
+    deleted or shortened file with zeros."""
+    for flag, p, pos in (("decisions", out, out_pos), ("dead-letter", rejected, dead_pos)):
+        if p is None or pos == 0:
+            continue
+        size = os.path.getsize(p) if os.path.isfile(p) else -1
+        if size < pos:
+            what = "is missing" if size < 0 else f"has {size} bytes"
+            raise ValueError(f"{ckpt}: the {flag} file {p} {what}, the checkpoint counted "
+                             f"{pos}: it was changed since; delete the --state directory to "
+                             "start afresh")
 
 
 def write_scores(eng: Engine, path: str) -> None:

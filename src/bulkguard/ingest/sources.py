@@ -32,7 +32,7 @@ from typing import BinaryIO
 import msgspec
 
 from bulkguard.events import (
-    EVENT_DECODER, MAX_LINE, READ_ERRORS, TOO_LONG, ReadStats, after_bom, explain_error,
+    EVENT_DECODER, MAX_LINE, DeadLetterError, READ_ERRORS, TOO_LONG, ReadStats, after_bom, explain_error,
     open_input, overlong, raw_lines, read_error, skip_lines,
 )
 from bulkguard.types import DeadLetterSink, InputEvent
@@ -130,6 +130,8 @@ class LineSource:
                 if n >= next_tick:
                     next_tick = n + PROGRESS_EVERY
                     self._tick(n)
+        except DeadLetterError:
+            raise
         except READ_ERRORS as err:   # truncated or corrupt gzip, a read error: name file and line
             raise read_error(self.name, n, err) from None
         finally:
@@ -170,6 +172,23 @@ class FileSource(LineSource):
     def _tick(self, line: int) -> None:
         if self._file is not None:
             self._bar.update(line, self._file)
+
+    def bytes_read(self) -> int:
+        """Bytes of the file read so far (of a ``.gz`` file: compressed bytes), at least up
+        to the end of the last line yielded: the part a checkpoint vouches for."""
+        f = self._file
+        if f is None:
+            return 0
+        if f.closed:   # read to its end
+            try:
+                return os.path.getsize(self.path)
+            except OSError:
+                return 0
+        inner = getattr(f, "fileobj", None)   # a gzip file: the compressed position
+        try:
+            return int((inner if inner is not None else f).tell())
+        except (OSError, ValueError):
+            return 0
 
     def close(self) -> None:
         """Take the progress bar off the terminal."""

@@ -36,6 +36,10 @@ class MemorySink:
         pass
 
 
+class OutputError(OSError):
+    """An output that could not be written (a full disk...); the message names the file."""
+
+
 class JsonlSink:
     """Appends decisions as JSON Lines; ``resume_at`` truncates to a checkpointed byte offset."""
 
@@ -49,11 +53,16 @@ class JsonlSink:
             self._pos = 0
             return
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # unbuffered: this class buffers whole lines itself, so that a failed write (a full
+        # disk) can be cut back to the last whole line
         if resume_at is None:
-            self._f = open(self.path, "wb")
+            self._f = open(self.path, "wb", buffering=0)
             self._pos = 0
         else:
-            self._f = open(self.path, "r+b" if os.path.exists(self.path) else "w+b")
+            if not os.path.isfile(self.path) or os.path.getsize(self.path) < resume_at:
+                raise ValueError(f"decisions file {self.path} is shorter than the checkpoint "
+                                 f"({resume_at} bytes): refusing to pad it")
+            self._f = open(self.path, "r+b", buffering=0)
             self._f.truncate(resume_at)
             self._f.seek(resume_at)
             self._pos = resume_at
@@ -69,10 +78,30 @@ class JsonlSink:
             self._drain()
 
     def _drain(self) -> None:
-        if self._buf:
-            self._f.write(self._buf)
-            self._pos += len(self._buf)
-            self._buf.clear()
+        if not self._buf:
+            return
+        data = bytes(self._buf)
+        try:
+            done = 0
+            while done < len(data):
+                n = self._f.write(data[done:])
+                done += n if n is not None else len(data) - done
+        except OSError as err:
+            self._cut_back()
+            raise OutputError(err.errno or 0, f"cannot write decisions to {self.path}: "
+                                              f"{err.strerror or err}") from None
+        self._pos += len(data)
+        self._buf.clear()
+
+    def _cut_back(self) -> None:
+        """After a failed write: end the file at the last whole line written."""
+        if self.path == "-":
+            return
+        try:
+            self._f.truncate(self._pos)
+            self._f.seek(self._pos)
+        except OSError:
+            pass
 
     def flush(self, sync: bool = False) -> None:
         self._drain()
@@ -86,5 +115,7 @@ class JsonlSink:
         return self._pos
 
     def close(self) -> None:
-        self.flush()
-        self._f.close()
+        try:
+            self.flush()
+        finally:
+            self._f.close()

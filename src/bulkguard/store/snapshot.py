@@ -49,10 +49,11 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import msgspec
 
+from bulkguard.events import EventError, decode_line, encode_event
 from bulkguard.policy.business import BusinessLane, BusinessState, TemplateState
 from bulkguard.policy.forwarding import ForwardLimiter
 from bulkguard.state.account import _FIELDS as ACCOUNT_FIELDS
@@ -72,15 +73,8 @@ class SnapshotError(ValueError):
     state that cannot be saved; the message names the file and what is wrong."""
 
 
-class EngineState(Protocol):
-    """What a snapshot saves and restores (``bulkguard.engine.Engine``)."""
-
-    world: World
-    events: int
-    lane: BusinessLane | None
-    forward: ForwardLimiter | None
-
-    def restore(self, snap: dict) -> None: ...
+if TYPE_CHECKING:
+    from bulkguard.engine import Engine as EngineState   # what a snapshot saves and restores
 
 
 # -- encoding --------------------------------------------------------------------------------
@@ -107,9 +101,20 @@ def _unbox(code: int, data: memoryview) -> int:
 
 def dumps(engine: EngineState, meta: Mapping[str, Plain] | None = None) -> bytes:
     """The snapshot of ``engine``'s state (and ``meta``) as bytes."""
-    doc = {"meta": dict(meta or {}), "events": engine.events, "world": _world(engine.world),
-           "lane": _lane(engine.lane) if engine.lane is not None else None,
-           "forward": _forward(engine.forward) if engine.forward is not None else None}
+    return encode({"world": engine.world, "events": engine.events, "lane": engine.lane,
+                   "forward": engine.forward}, meta)
+
+
+def encode(state: Mapping[str, object], meta: Mapping[str, Plain] | None = None) -> bytes:
+    """The snapshot of an engine's ``snapshot()`` (world, events, lane, forward and,
+    from replay, a reorder stage's ``reorder``) and ``meta``, as bytes."""
+    world, lane, fwd = state["world"], state.get("lane"), state.get("forward")
+    reorder = state.get("reorder")
+    doc = {"meta": dict(meta or {}), "events": state["events"],
+           "world": _world(world),  # type: ignore[arg-type]
+           "lane": _lane(lane) if lane is not None else None,  # type: ignore[arg-type]
+           "forward": _forward(fwd) if fwd is not None else None,  # type: ignore[arg-type]
+           "reorder": _reorder(reorder) if reorder is not None else None}
     try:
         body = _enc.encode(doc)
     except OverflowError:
@@ -197,6 +202,28 @@ def _forward(fwd: ForwardLimiter) -> dict:
             "next_sweep": fwd._next_sweep}
 
 
+_STAGE_NUMS = ("window", "max_ahead", "tail_ts", "t1", "t2", "t3", "clock", "limit", "mark",
+               "released")
+_STAGE_INTS = ("confirm", "head", "run", "late", "too_far", "jumps")
+_STAGE_LISTS = ("ready", "tail", "heap", "first")
+
+
+def _entry(e: tuple) -> list:
+    """A held event ``(ts, line, event, raw)``: the event as its JSON line (decoded and
+    validated again on load)."""
+    return [e[0], e[1], encode_event(e[2]), e[3]]
+
+
+def _reorder(rs: object) -> dict:
+    stage = rs.stage  # type: ignore[attr-defined]
+    _known(stage, _STAGE_NUMS + _STAGE_INTS + _STAGE_LISTS + ("dead", "suspects"), "Reorder")
+    return {**{k: getattr(stage, k) for k in _STAGE_NUMS + _STAGE_INTS},
+            **{k: [_entry(e) for e in getattr(stage, k)] for k in _STAGE_LISTS},
+            "dead": [[*_entry(d[:4]), d[4]] for d in stage.dead],
+            "suspects": [[_entry(e), seen] for e, seen in stage.suspects],
+            "pending": [_entry(e) for e in rs.pending]}  # type: ignore[attr-defined]
+
+
 # -- decoding --------------------------------------------------------------------------------
 def _check_header(data: bytes, where: str) -> bytes:
     """The body of a snapshot, after checking its header, length and checksum."""
@@ -247,14 +274,24 @@ def loads(data: bytes, engine: EngineState, where: str = "<bytes>") -> dict:
     """Restore ``engine``'s state from a snapshot; return its ``meta``.
 
     Nothing of ``engine`` changes unless the whole snapshot is valid."""
+    state, meta = decode(data, engine, where)
+    state.pop("reorder", None)
+    engine.restore(state)  # type: ignore[arg-type]   # checked while decoded
+    return meta
+
+
+def decode(data: bytes, engine: EngineState, where: str = "<bytes>") -> tuple[dict, dict]:
+    """The state (for ``engine.restore``; with ``reorder`` if one was saved) and ``meta``
+    of a snapshot. ``engine`` gives the lane and forwarding configurations; it is not
+    changed."""
     body = _check_header(bytes(data), where)
     try:
         doc = msgspec.msgpack.decode(body, ext_hook=_unbox)
     except (msgspec.DecodeError, SnapshotError, RecursionError, ValueError) as err:
         raise SnapshotError(f"{where}: not a valid state body ({err})") from None
     try:
-        _need(type(doc) is dict and set(doc) == {"meta", "events", "world", "lane", "forward"},
-              "top-level keys")
+        _need(type(doc) is dict and set(doc) == {"meta", "events", "world", "lane", "forward",
+                                                 "reorder"}, "top-level keys")
         _need(type(doc["meta"]) is dict and type(doc["events"]) is int, "meta or events")
         world = _load_world(doc["world"])
         lane = forward = None
@@ -264,14 +301,54 @@ def loads(data: bytes, engine: EngineState, where: str = "<bytes>") -> dict:
         if doc["forward"] is not None:
             _need(engine.forward is not None, "forwarding limits the engine does not have")
             forward = _load_forward(doc["forward"], engine.forward.config)  # type: ignore[union-attr]
+        state: dict = {"world": world, "events": doc["events"],
+                       "lane": lane if lane is not None else engine.lane,
+                       "forward": forward if forward is not None else engine.forward}
+        if doc["reorder"] is not None:
+            state["reorder"] = _load_reorder(doc["reorder"])
     except _Bad as bad:
         raise SnapshotError(f"{where}: malformed state ({bad})") from None
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as err:
         raise SnapshotError(f"{where}: malformed state ({type(err).__name__}: {err})") from None
-    engine.restore({"world": world, "events": doc["events"],
-                    "lane": lane if lane is not None else engine.lane,
-                    "forward": forward if forward is not None else engine.forward})
-    return doc["meta"]
+    return state, doc["meta"]
+
+
+def _load_entry(e: object) -> tuple:
+    _need(type(e) is list and len(e) == 4 and _is_num(e[0]) and type(e[1]) is int  # type: ignore[arg-type,index]
+          and type(e[2]) is bytes and type(e[3]) is bytes, "a held event")  # type: ignore[index]
+    try:
+        ev = decode_line(e[2])  # type: ignore[index]
+    except EventError as err:
+        raise _Bad(f"a held event: {err}") from None
+    return (float(e[0]), e[1], ev, e[3])  # type: ignore[index]
+
+
+def _load_reorder(d: object) -> object:
+    from bulkguard.ingest.reorder import Reorder, ReorderState   # replay's, above the store
+    _need(type(d) is dict, "reorder stage")
+    for k in _STAGE_NUMS:
+        _need(_is_num(d[k]), f"reorder {k}")  # type: ignore[index]
+    for k in _STAGE_INTS:
+        _need(type(d[k]) is int, f"reorder {k}")  # type: ignore[index]
+    stage: Reorder = Reorder(float(d["window"]), float(d["max_ahead"]), d["confirm"])  # type: ignore[index]
+    for k in _STAGE_NUMS:
+        setattr(stage, k, float(d[k]))  # type: ignore[index]
+    for k in _STAGE_INTS:
+        setattr(stage, k, d[k])  # type: ignore[index]
+    for k in _STAGE_LISTS:
+        setattr(stage, k, [_load_entry(e) for e in d[k]])  # type: ignore[index]
+    dead = []
+    for row in d["dead"]:  # type: ignore[index]
+        _need(type(row) is list and len(row) == 5 and type(row[4]) is str, "a dead held event")
+        dead.append((*_load_entry(row[:4]), row[4]))
+    stage.dead = dead
+    suspects = []
+    for row in d["suspects"]:  # type: ignore[index]
+        _need(type(row) is list and len(row) == 2 and type(row[1]) is list
+              and all(type(x) is int for x in row[1]), "a suspect")
+        suspects.append((_load_entry(row[0]), row[1]))
+    stage.suspects = suspects
+    return ReorderState(stage, [_load_entry(e) for e in d["pending"]])  # type: ignore[index]
 
 
 def _field_kinds() -> tuple[tuple[type, ...], ...]:
@@ -465,8 +542,12 @@ def _load_forward(d: object, config: object) -> ForwardLimiter:
 def save(path: str | Path, engine: EngineState, meta: Mapping[str, Plain] | None = None) -> None:
     """Write a snapshot atomically: a temporary file (mode 0600) beside ``path``, fsync,
     rename. The directory is created with mode 0700."""
+    write(path, dumps(engine, meta))
+
+
+def write(path: str | Path, data: bytes) -> None:
+    """Write snapshot bytes to ``path`` as :func:`save` does."""
     p = Path(path)
-    data = dumps(engine, meta)
     p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = p.with_name(p.name + ".tmp")
     try:
