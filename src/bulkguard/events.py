@@ -209,6 +209,11 @@ class EventError(ValueError):
     """A line that is not a valid event; the message says why."""
 
 
+class OutputError(OSError):
+    """An output that could not be written (a full disk...); the message names the file.
+    (Here, not in the compiled ``store.decisions``: mypyc cannot subclass a builtin.)"""
+
+
 class DeadLetterError(OSError):
     """The dead-letter file could not be written; the message names it (not a read error)."""
 

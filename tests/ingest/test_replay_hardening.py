@@ -14,7 +14,8 @@ import pytest
 
 from bulkguard.cli import main
 from bulkguard.store.checkpoint import RunIdentity, StateCheckpoints
-from bulkguard.store.decisions import JsonlSink, OutputError
+from bulkguard.events import OutputError
+from bulkguard.store.decisions import JsonlSink
 
 
 def _args(ev, tmp_path, *extra):

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import msgspec
 
-from bulkguard.events import Decision
+from bulkguard.events import Decision, OutputError
 from bulkguard.types import DecisionSink
 
 __all__ = ["DecisionSink", "JsonlSink", "MemorySink"]
@@ -34,10 +34,6 @@ class MemorySink:
 
     def close(self) -> None:
         pass
-
-
-class OutputError(OSError):
-    """An output that could not be written (a full disk...); the message names the file."""
 
 
 class JsonlSink:
