@@ -697,7 +697,8 @@ class World:
         return len(dead)
 
     def compact_ids(self, force: bool = False) -> int:
-        """Renumber the identifiers still referred to (records, pairs, clusters, groups)
+        """Renumber the identifiers still referred to (records, pairs, clusters, groups,
+        content families, follow-ups, report pile-ons)
         0, 1, 2... in their old order, dropping the rest from the id map; only when more
         than half are unused (or ``force``). The order is kept, so every pair keeps its
         key's direction bits. Returns the number of identifiers dropped."""
@@ -715,6 +716,20 @@ class World:
         for g in self.groups.values():
             if g[0] >= 0:
                 live[g[0]] = 1
+        for f in self.families.values():
+            for m in f.members:
+                live[m] = 1
+        for grown in self.grown:
+            for m in grown:
+                live[m] = 1
+        for _, m in self.due:
+            live[m] = 1
+        for a in self.accounts.values():
+            if a.filed_target >= 0:
+                live[a.filed_target] = 1
+            if a.piled_on is not None:
+                for m in a.piled_on:
+                    live[m] = 1
         unused = len(names) - sum(live)
         if not unused or (not force and unused * 2 <= len(names)):
             return 0
@@ -736,6 +751,15 @@ class World:
         for g in self.groups.values():
             if g[0] >= 0:
                 g[0] = new_of[g[0]]
+        for f in self.families.values():
+            f.members = [new_of[m] for m in f.members]
+        self.grown = [[new_of[m] for m in grown] for grown in self.grown]
+        self.due = [(t, new_of[m]) for t, m in self.due]   # the order (a heap) is kept
+        for a in self.accounts.values():
+            if a.filed_target >= 0:
+                a.filed_target = new_of[a.filed_target]
+            if a.piled_on is not None:
+                a.piled_on = [new_of[m] for m in a.piled_on]
         self.names = kept
         self.ids = {name: i for i, name in enumerate(kept)}
         self.by_id = by_id

@@ -101,16 +101,20 @@ def _unbox(code: int, data: memoryview) -> int:
 
 def dumps(engine: EngineState, meta: Mapping[str, Plain] | None = None) -> bytes:
     """The snapshot of ``engine``'s state (and ``meta``) as bytes."""
-    return encode({"world": engine.world, "events": engine.events, "lane": engine.lane,
-                   "forward": engine.forward}, meta)
+    return encode(engine.snapshot(), meta)  # type: ignore[arg-type]
 
 
 def encode(state: Mapping[str, object], meta: Mapping[str, Plain] | None = None) -> bytes:
     """The snapshot of an engine's ``snapshot()`` (world, events, lane, forward and,
     from replay, a reorder stage's ``reorder``) and ``meta``, as bytes."""
+    extra = set(state) - _STATE_KEYS
+    if extra:
+        raise SnapshotError(f"engine state has parts the snapshot format does not know: "
+                            f"{', '.join(sorted(extra))}")
     world, lane, fwd = state["world"], state.get("lane"), state.get("forward")
     reorder = state.get("reorder")
     doc = {"meta": dict(meta or {}), "events": state["events"],
+           "seen": dict(state.get("seen") or {}), "typed": state.get("typed", 0),  # type: ignore[call-overload]
            "world": _world(world),  # type: ignore[arg-type]
            "lane": _lane(lane) if lane is not None else None,  # type: ignore[arg-type]
            "forward": _forward(fwd) if fwd is not None else None,  # type: ignore[arg-type]
@@ -138,8 +142,10 @@ def _known(obj: object, names: tuple[str, ...], what: str) -> None:
                             f"{', '.join(sorted(extra))}")
 
 
+_STATE_KEYS = {"world", "events", "lane", "forward", "seen", "typed", "reorder"}
 _WORLD_ATTRS = ("now", "ids", "names", "accounts", "by_id", "pairs", "by_ip", "by_device",
-                "by_block", "families", "bands", "groups", "next_family", "last_sweep")
+                "by_block", "families", "bands", "groups", "next_family", "last_sweep",
+                "grown", "due", "next_due")
 
 
 _CLUSTER_SLOTS = ("counter", "members", "flagged", "times", "stopped")
@@ -157,7 +163,9 @@ def _world(w: World) -> dict:
         "clusters": [[[k, [getattr(c.counter, f) for f in _COUNTER], c.members, c.flagged,
                        c.times, c.stopped]
                       for k, c in table.items()] for table in (w.by_ip, w.by_device, w.by_block)],
-        "families": [[g, f.simhash, f.accounts, f.sends, f.last] for g, f in w.families.items()],
+        "families": [[g, f.simhash, f.accounts, f.sends, f.last, f.members, f.flagged]
+                     for g, f in w.families.items()],
+        "grown": w.grown, "due": [list(d) for d in w.due], "next_due": w.next_due,
         "bands": w.bands,
         "groups": [[k, *g] for k, g in w.groups.items()],
     }
@@ -255,6 +263,10 @@ def _need(ok: bool, what: str) -> None:
         raise _Bad(what)
 
 
+def _ids(x: object, n: int) -> bool:
+    return type(x) is list and all(type(m) is int and 0 <= m < n for m in x)
+
+
 def _is_num(x: object) -> bool:
     return type(x) is float or type(x) is int
 
@@ -291,7 +303,8 @@ def decode(data: bytes, engine: EngineState, where: str = "<bytes>") -> tuple[di
         raise SnapshotError(f"{where}: not a valid state body ({err})") from None
     try:
         _need(type(doc) is dict and set(doc) == {"meta", "events", "world", "lane", "forward",
-                                                 "reorder"}, "top-level keys")
+                                                 "reorder", "seen", "typed"}, "top-level keys")
+        _need(type(doc["typed"]) is int, "typed")
         _need(type(doc["meta"]) is dict and type(doc["events"]) is int, "meta or events")
         world = _load_world(doc["world"])
         lane = forward = None
@@ -301,7 +314,9 @@ def decode(data: bytes, engine: EngineState, where: str = "<bytes>") -> tuple[di
         if doc["forward"] is not None:
             _need(engine.forward is not None, "forwarding limits the engine does not have")
             forward = _load_forward(doc["forward"], engine.forward.config)  # type: ignore[union-attr]
-        state: dict = {"world": world, "events": doc["events"],
+        seen = _str_map(doc["seen"], lambda v: type(v) is int, "families seen")
+        state: dict = {"world": world, "events": doc["events"], "seen": seen,
+                       "typed": doc["typed"],
                        "lane": lane if lane is not None else engine.lane,
                        "forward": forward if forward is not None else engine.forward}
         if doc["reorder"] is not None:
@@ -359,7 +374,7 @@ def _field_kinds() -> tuple[tuple[type, ...], ...]:
         t = type(getattr(fresh, f))
         if f in ("reg_ip", "reg_device", "reg_block"):
             kinds.append((str, type(None)))
-        elif f == "fams":
+        elif f in ("fams", "piled_on"):
             kinds.append((list, type(None)))
         elif f == "reasons":
             kinds.append((list,))
@@ -374,6 +389,7 @@ _KINDS = _field_kinds()
 _REASONS = ACCOUNT_FIELDS.index("reasons")
 _FLOATS = tuple(i for i, k in enumerate(_KINDS) if k == (float, int))
 _FAMS = ACCOUNT_FIELDS.index("fams")
+_PILED = ACCOUNT_FIELDS.index("piled_on")
 
 
 def _load_account(st: object, seen: set[tuple[type, ...]]) -> Account:
@@ -387,6 +403,9 @@ def _load_account(st: object, seen: set[tuple[type, ...]]) -> Account:
     if fams is not None:
         _need(all(type(f) is list and len(f) == 4 and all(type(x) is int for x in f)
                   for f in fams), "an account's content families")
+    piled = st[_PILED]  # type: ignore[index]
+    if piled is not None:
+        _need(all(type(x) is int for x in piled), "an account's report pile-on")
     vals = list(st)  # type: ignore[call-overload]
     vals[_REASONS] = tuple(reasons)
     for i in _FLOATS:   # compiled (mypyc), a float field takes no int
@@ -444,12 +463,24 @@ def _load_world(d: object) -> World:
             c.counter, c.members, c.flagged = bc, members, flagged
             c.times, c.stopped = [float(t) for t in times], [float(t) for t in stopped]
             table[key] = c
-    for g, simhash, accounts, sends, last in d["families"]:  # type: ignore[index]
-        _need(all(type(x) is int for x in (g, simhash, accounts, sends)) and _is_num(last),
-              "a content family")
+    for g, simhash, accounts, sends, last, members, flagged in d["families"]:  # type: ignore[index]
+        _need(all(type(x) is int for x in (g, simhash, accounts, sends, flagged))
+              and _is_num(last) and _ids(members, n), "a content family")
         fam = Family(simhash, float(last))
-        fam.accounts, fam.sends = accounts, sends
+        fam.accounts, fam.sends, fam.members, fam.flagged = accounts, sends, members, flagged
         w.families[g] = fam
+    grown, due = d["grown"], d["due"]  # type: ignore[index]
+    _need(type(grown) is list and all(_ids(g, n) for g in grown), "grown groups")
+    _need(type(due) is list and all(type(x) is list and len(x) == 2 and _is_num(x[0])
+                                    and type(x[1]) is int and 0 <= x[1] < n for x in due),
+          "follow-ups")
+    _need(_is_num(d["next_due"]), "next follow-up")  # type: ignore[index]
+    w.grown = grown
+    w.due = [(float(t), m) for t, m in due]
+    w.next_due = float(d["next_due"])  # type: ignore[index]
+    for a in w.accounts.values():
+        _need(-1 <= a.filed_target < n and (a.piled_on is None or _ids(a.piled_on, n)),
+              "an account's report ids")
     bands = d["bands"]  # type: ignore[index]
     _need(type(bands) is dict and all(type(k) is int and type(v) is list
                                       and all(type(x) is int for x in v)
