@@ -183,6 +183,10 @@ class Engine:
             else:
                 w.sweep()
                 if self.amnesty:   # forget what was judged of accounts the sweep let go
+                    remap = w.renumbered   # the sweep may have renumbered the ids
+                    if remap is not None:
+                        self.amnesty = {remap[i]: am for i, am in self.amnesty.items()
+                                        if remap[i] >= 0}
                     ids = {a.id for a in w.accounts.values()}
                     self.amnesty = {i: am for i, am in self.amnesty.items() if i in ids}
         out = self._out

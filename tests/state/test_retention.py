@@ -173,3 +173,29 @@ def test_a_banned_account_is_kept_a_year_after_its_last_message() -> None:
         if day == int(ACTION_KEEP_DAYS) - 1:
             assert "x" in eng.world.accounts
     assert "x" not in eng.world.accounts
+
+
+def test_what_an_appeal_judged_follows_its_account_through_a_renumbering() -> None:
+    """The engine keeps reinstated accounts' amnesty by id: a sweep that renumbers ids
+    must carry it to the account's new id."""
+    eng = Engine(Rules.default())
+    for i in range(30):   # names seen first, and never again: "x" is renumbered to 0
+        eng.handle(Message(ts=T0 - 100 + i, sender=f"early{i}", recipient=f"gone{i}"), 90 + i)
+    eng.handle(Register(ts=T0, account="x", ip="192.0.2.1"), 1)
+    eng.handle(ContactSync(ts=T0 + 1, account="x", numbers=5000, matched=40), 2)
+    for i in range(12):
+        eng.handle(Message(ts=T0 + 2 + i, sender="x", recipient=f"u{i}", digest="ab12"), 3 + i)
+    old_id = eng.world.ids["x"]
+    assert eng.reinstate("x", 20, T0 + 20) is not None
+    assert eng.amnesty
+    line = 100
+    for day in range(1, 200):   # strangers come and go; "x" keeps writing to a friend
+        t = T0 + day * DAY
+        for k in range(5):
+            line += 1
+            eng.handle(Message(ts=t + k, sender=f"s{day}_{k}", recipient=f"r{day}_{k}"), line)
+        line += 1
+        eng.handle(Message(ts=t + 10, sender="x", recipient="friend"), line)
+    w = eng.world
+    assert w.ids["x"] != old_id and "early0" not in w.ids   # the id map was compacted
+    assert list(eng.amnesty) == [w.ids["x"]]

@@ -220,6 +220,8 @@ class World:
         # follow-ups: (due time, account id), a heap; ``next_due`` is its first time (or inf)
         self.due: list[tuple[float, int]] = []
         self.next_due = math.inf
+        # after a sweep that renumbered ids: old id -> new id (-1: dropped), else None
+        self.renumbered: list[int] | None = None
 
     # -- identities -------------------------------------------------------------------
     def id_of(self, name: str) -> int:
@@ -693,6 +695,7 @@ class World:
         for key in [k for k, g in self.groups.items() if g[3] < cut]:
             del self.groups[key]
         self.last_sweep = now
+        self.renumbered = None
         self.compact_ids()
         return len(dead)
 
@@ -760,6 +763,7 @@ class World:
                 a.filed_target = new_of[a.filed_target]
             if a.piled_on is not None:
                 a.piled_on = [new_of[m] for m in a.piled_on]
+        self.renumbered = new_of   # old id -> new id (-1: dropped), for ids kept elsewhere
         self.names = kept
         self.ids = {name: i for i, name in enumerate(kept)}
         self.by_id = by_id

@@ -115,6 +115,8 @@ def encode(state: Mapping[str, object], meta: Mapping[str, Plain] | None = None)
     reorder = state.get("reorder")
     doc = {"meta": dict(meta or {}), "events": state["events"],
            "seen": dict(state.get("seen") or {}), "typed": state.get("typed", 0),  # type: ignore[call-overload]
+           "amnesty": [[i, am.baseline, am.at, am.msgs_at, am.fresh, am.relief_until, am.until]
+                       for i, am in (state.get("amnesty") or {}).items()],  # type: ignore[attr-defined]
            "world": _world(world),  # type: ignore[arg-type]
            "lane": _lane(lane) if lane is not None else None,  # type: ignore[arg-type]
            "forward": _forward(fwd) if fwd is not None else None,  # type: ignore[arg-type]
@@ -142,10 +144,10 @@ def _known(obj: object, names: tuple[str, ...], what: str) -> None:
                             f"{', '.join(sorted(extra))}")
 
 
-_STATE_KEYS = {"world", "events", "lane", "forward", "seen", "typed", "reorder"}
+_STATE_KEYS = {"world", "events", "lane", "forward", "seen", "typed", "reorder", "amnesty"}
 _WORLD_ATTRS = ("now", "ids", "names", "accounts", "by_id", "pairs", "by_ip", "by_device",
                 "by_block", "families", "bands", "groups", "next_family", "last_sweep",
-                "grown", "due", "next_due")
+                "grown", "due", "next_due", "renumbered")   # renumbered: transient, not kept
 
 
 _CLUSTER_SLOTS = ("counter", "members", "flagged", "times", "stopped")
@@ -303,7 +305,8 @@ def decode(data: bytes, engine: EngineState, where: str = "<bytes>") -> tuple[di
         raise SnapshotError(f"{where}: not a valid state body ({err})") from None
     try:
         _need(type(doc) is dict and set(doc) == {"meta", "events", "world", "lane", "forward",
-                                                 "reorder", "seen", "typed"}, "top-level keys")
+                                                 "reorder", "seen", "typed", "amnesty"},
+              "top-level keys")
         _need(type(doc["typed"]) is int, "typed")
         _need(type(doc["meta"]) is dict and type(doc["events"]) is int, "meta or events")
         world = _load_world(doc["world"])
@@ -316,7 +319,7 @@ def decode(data: bytes, engine: EngineState, where: str = "<bytes>") -> tuple[di
             forward = _load_forward(doc["forward"], engine.forward.config)  # type: ignore[union-attr]
         seen = _str_map(doc["seen"], lambda v: type(v) is int, "families seen")
         state: dict = {"world": world, "events": doc["events"], "seen": seen,
-                       "typed": doc["typed"],
+                       "typed": doc["typed"], "amnesty": _load_amnesty(doc["amnesty"], world),
                        "lane": lane if lane is not None else engine.lane,
                        "forward": forward if forward is not None else engine.forward}
         if doc["reorder"] is not None:
@@ -326,6 +329,25 @@ def decode(data: bytes, engine: EngineState, where: str = "<bytes>") -> tuple[di
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as err:
         raise SnapshotError(f"{where}: malformed state ({type(err).__name__}: {err})") from None
     return state, doc["meta"]
+
+
+def _floats(x: object) -> bool:
+    return type(x) is list and all(map(_is_num, x))
+
+
+def _load_amnesty(rows: object, w: World) -> dict:
+    from bulkguard.policy.appeals import Amnesty
+    _need(type(rows) is list, "amnesty")
+    out = {}
+    for r in rows:  # type: ignore[attr-defined]
+        _need(type(r) is list and len(r) == 7 and type(r[0]) is int and 0 <= r[0] < len(w.names)
+              and (r[1] is None or _floats(r[1])) and _is_num(r[2]) and _is_num(r[3])
+              and _floats(r[4]) and _is_num(r[5]) and (r[6] is None or _is_num(r[6])),
+              "an amnesty")
+        out[r[0]] = Amnesty(None if r[1] is None else [float(x) for x in r[1]], float(r[2]),
+                            float(r[3]), [float(x) for x in r[4]], float(r[5]),
+                            None if r[6] is None else float(r[6]))
+    return out
 
 
 def _load_entry(e: object) -> tuple:
