@@ -18,7 +18,7 @@ from bulkguard.events import (
 )
 from bulkguard.state.account import Account
 from bulkguard.state.countries import phone_country
-from bulkguard.state.pairtable import new_table
+from bulkguard.state.pairtable import from_items, new_table
 from bulkguard.state.windows import DAY, HOUR, MINUTE, BucketCounter
 
 # The pair graph: one int per unordered pair {lo, hi} (lo < hi), key ``lo << 32 | hi``, so a
@@ -746,8 +746,8 @@ class World:
         for a in self.accounts.values():
             a.id = new_of[a.id]
             by_id[a.id] = a
-        self.pairs = {new_of[k >> 32] << 32 | new_of[k & 0xFFFFFFFF]: v
-                      for k, v in self.pairs.items()}
+        self.pairs = from_items([(new_of[k >> 32] << 32 | new_of[k & 0xFFFFFFFF], v)
+                                 for k, v in self.pairs.items()])   # the same kind of table
         for table in (self.by_ip, self.by_device, self.by_block):
             for c in table.values():
                 c.members = [new_of[m] for m in c.members]

@@ -58,6 +58,7 @@ from bulkguard.policy.business import BusinessLane, BusinessState, TemplateState
 from bulkguard.policy.forwarding import ForwardLimiter
 from bulkguard.state.account import _FIELDS as ACCOUNT_FIELDS
 from bulkguard.state.account import Account
+from bulkguard.state.pairtable import from_items
 from bulkguard.state.windows import BucketCounter
 from bulkguard.state.world import Cluster, Family, World
 
@@ -161,7 +162,7 @@ def _world(w: World) -> dict:
         "now": w.now, "last_sweep": w.last_sweep, "next_family": w.next_family,
         "names": w.names,
         "accounts": [[getattr(a, f) for f in ACCOUNT_FIELDS] for a in w.accounts.values()],
-        "pairs": w.pairs,
+        "pairs": dict(w.pairs.items()),   # a dict, or the compiled build's C table
         "clusters": [[[k, [getattr(c.counter, f) for f in _COUNTER], c.members, c.flagged,
                        c.times, c.stopped]
                       for k, c in table.items()] for table in (w.by_ip, w.by_device, w.by_block)],
@@ -464,7 +465,7 @@ def _load_world(d: object) -> World:
     for k, v in pairs.items():
         _need(type(k) is int and type(v) is int and 0 <= k >> 32 < n
               and 0 <= k & 0xFFFFFFFF < n, "a pair")
-    w.pairs = pairs
+    w.pairs = from_items(list(pairs.items()))   # the kind of table this build uses
     clusters = d["clusters"]  # type: ignore[index]
     _need(type(clusters) is list and len(clusters) == 3, "clusters")
     for table, rows in zip((w.by_ip, w.by_device, w.by_block), clusters):
