@@ -52,6 +52,9 @@ def pair_key(a: int, b: int) -> tuple[int, int, int]:
     return b << 32 | a, 5, 0
 
 
+_MAX_STAMP: Final = (1 << (62 - TS_SHIFT)) - 1
+
+
 def stamped(v: int, now: float) -> int:
     """Pair record ``v`` with ``now`` as its time when neither side ever wrote (the time is
     read only after a message, so this changes nothing but how long the pair is kept).
@@ -61,7 +64,8 @@ def stamped(v: int, now: float) -> int:
     """
     if v & (MSG | MSG << 5):
         return v
-    return (v & ((1 << TS_SHIFT) - 1)) | int(now) << TS_SHIFT
+    # at most what fits 64 bits (the compiled build's pair table): an absurd clock is capped
+    return (v & ((1 << TS_SHIFT) - 1)) | min(int(now), _MAX_STAMP) << TS_SHIFT
 
 
 FAMILY_HAMMING: Final = 3      # near-duplicate digests: SimHash Hamming distance <= 3
