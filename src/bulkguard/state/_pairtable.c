@@ -4,7 +4,8 @@
    a boxed value); this table keeps the key and the value side by side in two int64 slots,
    16 bytes, at a load between 3/8 and 3/4: 21-43 bytes per pair. It behaves as the dict
    it replaces for what bulkguard does with it (get, [], []=, del, in, len, items, keys,
-   values, iteration, pickling), for keys 0 <= key < 2**62 and int64 values. Built with the
+   values, iteration, pickling): int keys in [0, 2**62) with int64 values live in the flat
+   slots, any other int key or value in a small side dict, so it holds whatever the dict did. Built with the
    compiled hot path; the pure-Python build uses a dict (bulkguard.state.pairtable). */
 
 #define PY_SSIZE_T_CLEAN
@@ -23,6 +24,7 @@ typedef struct {
     Py_ssize_t cap;    /* a power of two, or 0 before the first insert */
     Py_ssize_t used;   /* live entries */
     Py_ssize_t fill;   /* live + deleted slots */
+    PyObject *big;     /* a dict for what does not fit in int64 (a timestamp far in the future), or NULL */
 } PairTable;
 
 static PyTypeObject PairTableType;
@@ -50,15 +52,29 @@ static int64_t as_key(PyObject *o) {
     return (int64_t)k;
 }
 
-static int as_value(PyObject *o, int64_t *out) {
-    if (!PyLong_Check(o)) {
-        PyErr_Format(PyExc_TypeError, "PairTable value must be an int, not %.100s", Py_TYPE(o)->tp_name);
+/* 1 when key and value fit the flat slots (stored in *k, *v), 0 when they go to the side
+   dict, -1 with an exception (not ints). */
+static int fits(PyObject *ko, PyObject *vo, int64_t *k, int64_t *v) {
+    if (!PyLong_Check(ko)) {
+        PyErr_Format(PyExc_TypeError, "PairTable key must be an int, not %.100s", Py_TYPE(ko)->tp_name);
         return -1;
     }
-    long long v = PyLong_AsLongLong(o);
-    if (v == -1 && PyErr_Occurred()) return -1;
-    *out = (int64_t)v;
-    return 0;
+    if (vo != NULL && !PyLong_Check(vo)) {
+        PyErr_Format(PyExc_TypeError, "PairTable value must be an int, not %.100s", Py_TYPE(vo)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long kk = PyLong_AsLongLongAndOverflow(ko, &overflow);
+    if (kk == -1 && PyErr_Occurred()) return -1;
+    if (overflow || kk < 0 || kk >= ((long long)1 << 62)) return 0;
+    *k = (int64_t)kk;
+    if (vo != NULL) {
+        long long vv = PyLong_AsLongLongAndOverflow(vo, &overflow);
+        if (vv == -1 && PyErr_Occurred()) return -1;
+        if (overflow) return 0;
+        *v = (int64_t)vv;
+    }
+    return 1;
 }
 
 /* Slot of key, or -1 if absent. */
@@ -134,47 +150,78 @@ static PyObject *PairTable_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     if (t == NULL) return NULL;
     t->keys = t->vals = NULL;
     t->cap = t->used = t->fill = 0;
+    t->big = NULL;
     return (PyObject *)t;
 }
 
 static void PairTable_dealloc(PairTable *t) {
+    Py_XDECREF(t->big);
     PyMem_Free(t->keys);
     PyMem_Free(t->vals);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
-static Py_ssize_t PairTable_len(PairTable *t) { return t->used; }
+static Py_ssize_t big_len(PairTable *t) { return t->big != NULL ? PyDict_GET_SIZE(t->big) : 0; }
+
+static Py_ssize_t PairTable_len(PairTable *t) { return t->used + big_len(t); }
 
 static PyObject *PairTable_subscript(PairTable *t, PyObject *o) {
-    int64_t key = as_key(o);
-    if (key < 0) return NULL;
-    Py_ssize_t i = find(t, key);
-    if (i < 0) { PyErr_SetObject(PyExc_KeyError, o); return NULL; }
-    return PyLong_FromLongLong(t->vals[i]);
+    int64_t key, v;
+    int f = fits(o, NULL, &key, &v);
+    if (f < 0) return NULL;
+    if (f == 1) {
+        Py_ssize_t i = find(t, key);
+        if (i >= 0) return PyLong_FromLongLong(t->vals[i]);
+    }
+    if (big_len(t)) {
+        PyObject *x = PyDict_GetItemWithError(t->big, o);
+        if (x != NULL) { Py_INCREF(x); return x; }
+        if (PyErr_Occurred()) return NULL;
+    }
+    PyErr_SetObject(PyExc_KeyError, o);
+    return NULL;
 }
 
 static int PairTable_ass_subscript(PairTable *t, PyObject *o, PyObject *v) {
-    int64_t key = as_key(o);
-    if (key < 0) return -1;
+    int64_t key = 0, val = 0;
+    int f = fits(o, v, &key, &val);
+    if (f < 0) return -1;
     if (v == NULL) {   /* del t[key] */
-        Py_ssize_t i = find(t, key);
-        if (i < 0) { PyErr_SetObject(PyExc_KeyError, o); return -1; }
-        t->keys[i] = DELETED;
-        t->used--;
-        return 0;
+        if (f == 1) {
+            Py_ssize_t i = find(t, key);
+            if (i >= 0) {
+                t->keys[i] = DELETED;
+                t->used--;
+                return 0;
+            }
+        }
+        if (big_len(t)) return PyDict_DelItem(t->big, o);
+        PyErr_SetObject(PyExc_KeyError, o);
+        return -1;
     }
-    int64_t val;
-    if (as_value(v, &val) < 0) return -1;
-    return put(t, key, val);
+    if (big_len(t)) {   /* the key lives in one place only */
+        int had = PyDict_Contains(t->big, o);
+        if (had < 0 || (had == 1 && PyDict_DelItem(t->big, o) < 0)) return -1;
+    }
+    if (f == 1) return put(t, key, val);
+    if (key >= 0 && PyLong_Check(o)) {   /* a key that fits with a value that does not */
+        int64_t kk;
+        if (fits(o, NULL, &kk, &val) == 1) {
+            Py_ssize_t i = find(t, kk);
+            if (i >= 0) { t->keys[i] = DELETED; t->used--; }
+        }
+    }
+    if (t->big == NULL && (t->big = PyDict_New()) == NULL) return -1;
+    return PyDict_SetItem(t->big, o, v);
 }
 
 static int PairTable_contains(PairTable *t, PyObject *o) {
     if (!PyLong_Check(o)) return 0;
-    int overflow = 0;
-    long long k = PyLong_AsLongLongAndOverflow(o, &overflow);
-    if (k == -1 && PyErr_Occurred()) return -1;
-    if (overflow || k < 0) return 0;
-    return find(t, (int64_t)k) >= 0;
+    int64_t key, v;
+    int f = fits(o, NULL, &key, &v);
+    if (f < 0) return -1;
+    if (f == 1 && find(t, key) >= 0) return 1;
+    return big_len(t) ? PyDict_Contains(t->big, o) : 0;
 }
 
 /* get(key, default=None): the hot path's one call per message. */
@@ -188,9 +235,14 @@ static PyObject *PairTable_get(PairTable *t, PyObject *const *args, Py_ssize_t n
         int overflow = 0;
         long long k = PyLong_AsLongLongAndOverflow(o, &overflow);
         if (k == -1 && PyErr_Occurred()) return NULL;
-        if (!overflow && k >= 0) {
+        if (!overflow && k >= 0 && k < ((long long)1 << 62)) {
             Py_ssize_t i = find(t, (int64_t)k);
             if (i >= 0) return PyLong_FromLongLong(t->vals[i]);
+        }
+        if (big_len(t)) {
+            PyObject *x = PyDict_GetItemWithError(t->big, o);
+            if (x != NULL) { Py_INCREF(x); return x; }
+            if (PyErr_Occurred()) return NULL;
         }
     } else if (as_key(o) < 0) {
         return NULL;
@@ -215,6 +267,14 @@ static PyObject *listing(PairTable *t, Which which) {
         if (x == NULL) { Py_DECREF(out); return NULL; }
         PyList_SET_ITEM(out, n++, x);
     }
+    if (big_len(t)) {   /* the side dict's entries after the flat ones */
+        PyObject *extra = which == KEYS ? PyDict_Keys(t->big)
+                        : which == VALUES ? PyDict_Values(t->big) : PyDict_Items(t->big);
+        if (extra == NULL) { Py_DECREF(out); return NULL; }
+        int r = PyList_SetSlice(out, n, n, extra);
+        Py_DECREF(extra);
+        if (r < 0) { Py_DECREF(out); return NULL; }
+    }
     return out;
 }
 
@@ -231,6 +291,7 @@ static PyObject *PairTable_iter(PairTable *t) {
 }
 
 static PyObject *PairTable_clear(PairTable *t, PyObject *unused) {
+    Py_CLEAR(t->big);
     PyMem_Free(t->keys);
     PyMem_Free(t->vals);
     t->keys = t->vals = NULL;
@@ -265,6 +326,13 @@ static PyObject *PairTable_richcompare(PyObject *a, PyObject *b, int op) {
         if (x->keys[i] < 0) continue;
         Py_ssize_t j = find(y, x->keys[i]);
         eq = j >= 0 && y->vals[j] == x->vals[i];
+    }
+    if (eq && (big_len(x) || big_len(y))) {
+        if (!big_len(x) || !big_len(y)) eq = 0;
+        else {
+            eq = PyObject_RichCompareBool(x->big, y->big, Py_EQ);
+            if (eq < 0) return NULL;
+        }
     }
     if (op == Py_NE) eq = !eq;
     return PyBool_FromLong(eq);
