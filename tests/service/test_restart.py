@@ -105,10 +105,45 @@ def test_cli_serve_refuses_a_foreign_snapshot_clearly(tmp_path: Path) -> None:
     import sys
     data = tmp_path / "data"
     rt = make_runtime(data)
-    snapshot.write(data, snapshot.Snapshot(0, "bulkguard-9.9/state-9", rt.instance, {}))
+    snapshot.write(data, snapshot.Snapshot(0, "bulkguard-9.9/state-9", rt.instance,
+                                           rt.adapter.state()))
     rt.close()
     r = subprocess.run([sys.executable, "-m", "bulkguard.cli", "serve", "--data", str(data),
                         "--port", "0"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "snapshot written by engine bulkguard-9.9/state-9" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_snapshot_signed_with_the_key_still_runs_no_code(tmp_path: Path) -> None:
+    """Whoever can write the data directory can read its key and sign anything: the payload
+    is still decoded as plain values only, so a pickle in it runs nothing and is refused."""
+    import hashlib
+    import hmac
+    import json
+    import pickle
+
+    data = tmp_path / "data"
+    rt = make_runtime(data)
+    rt.resume()
+    rt.ingest_blocking([b'{"type":"register","ts":1,"account":"a"}'])
+    rt.snapshot_now()
+    rt.close()
+    marker = tmp_path / "ran"
+
+    class Boom:
+        def __reduce__(self) -> tuple:
+            return (open, (str(marker), "w"))
+
+    payload = pickle.dumps(Boom())
+    key = (data / snapshot.KEY_NAME).read_bytes()
+    p = data / snapshot.NAME
+    header = json.loads(p.read_bytes().split(b"\n")[1])
+    header.pop("hmac")
+    header["length"] = len(payload)
+    head = json.dumps(header, sort_keys=True).encode()
+    header["hmac"] = hmac.new(key, head + b"\n" + payload, hashlib.sha256).hexdigest()
+    p.write_bytes(snapshot.MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + payload)
+    with pytest.raises(snapshot.SnapshotError):
+        make_runtime(data).resume()
+    assert not marker.exists()

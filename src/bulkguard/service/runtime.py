@@ -109,7 +109,7 @@ class Runtime:
     # -- start ---------------------------------------------------------------------------------
     def resume(self) -> str:
         """Load the last snapshot and replay the accepted events after it (writes nothing)."""
-        snap = snapshot.read(self.data, ENGINE_VERSION, self.instance)
+        snap = snapshot.read(self.data, ENGINE_VERSION, self.instance, self.adapter.engine)
         start = 0
         if snap is not None:
             if snap.seq > self.next_seq - 1:

@@ -7,9 +7,10 @@ payload under a key kept in ``DIR/snapshot.key`` (mode 0600). Everything is chec
 the payload is decoded: a snapshot of another engine version, another database, a truncated
 or altered file is refused with a message that says so.
 
-The payload is the engine's picklable state, decoded only after the HMAC verified, so a
-file nobody with the key wrote is never unpickled. (The hardening work replaces pickle with
-a format that cannot run code at all; this module is where that plugs in.)
+The payload is the engine state in :mod:`bulkguard.store.snapshot`'s format (the one
+``replay --state`` checkpoints use): plain MessagePack values behind its own header and
+SHA-256, so nothing in a snapshot can run code, whoever wrote it. The HMAC on top says
+that this service wrote it.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import hashlib
 import hmac
 import json
 import os
-import pickle
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
+from bulkguard.store import snapshot as state_format
 from bulkguard.types import StateSnapshot
+
+if TYPE_CHECKING:
+    from bulkguard.engine import Engine
 
 MAGIC = b"BULKGUARD-SNAPSHOT 1\n"
 NAME = "engine.snapshot"
@@ -64,7 +68,10 @@ def write(data_dir: str | os.PathLike[str], snap: Snapshot) -> Path:
     """Write atomically (temporary file, fsync, rename), mode 0600."""
     d = Path(data_dir)
     key = _key(d)
-    payload = pickle.dumps(snap.state, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        payload = state_format.encode(snap.state)
+    except state_format.SnapshotError as err:
+        raise SnapshotError(f"{d / NAME}: {err}") from None
     header = {"engine_version": snap.engine_version, "seq": snap.seq, "database": snap.database,
               "length": len(payload)}
     head = json.dumps(header, sort_keys=True).encode()
@@ -88,9 +95,11 @@ def write(data_dir: str | os.PathLike[str], snap: Snapshot) -> Path:
     return path
 
 
-def read(data_dir: str | os.PathLike[str], engine_version: str, database: str) -> Snapshot | None:
+def read(data_dir: str | os.PathLike[str], engine_version: str, database: str,
+         engine: Engine) -> Snapshot | None:
     """The snapshot in ``data_dir``, or None if there is none; :class:`SnapshotError` if it
-    cannot be used."""
+    cannot be used. ``engine`` gives the policy configurations the state is rebuilt with;
+    it is not changed."""
     d = Path(data_dir)
     path = d / NAME
     try:
@@ -126,7 +135,9 @@ def read(data_dir: str | os.PathLike[str], engine_version: str, database: str) -
     if not hmac.compare_digest(want, mac):
         raise SnapshotError(f"{path}: snapshot checksum does not match (altered, or written "
                             f"with another {KEY_NAME}); refused")
-    state = pickle.loads(payload)  # authenticated above: written by this service
-    if not isinstance(state, dict):
-        raise SnapshotError(f"{path}: snapshot payload is not an engine state")
+    try:
+        state, _ = state_format.decode(payload, engine, str(path))
+    except state_format.SnapshotError as err:
+        raise SnapshotError(str(err)) from None
+    state.pop("reorder", None)   # the service applies events in order: no reorder stage
     return Snapshot(seq, version, db, cast("StateSnapshot", state))
