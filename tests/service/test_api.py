@@ -283,3 +283,17 @@ def test_deeply_nested_json_is_an_error_not_a_crash(client: TestClient, keys: Ke
     r = client.post("/v1/accounts/a/actions", content=b'{"action":"ban","x":' + deep + b"}",
                     headers=keys.h(keys.review))
     assert r.status_code == 422
+
+
+def test_batch_items_meet_the_same_limits_as_replay_lines(client: TestClient, keys: Keys) -> None:
+    """One decode path: an item over replay's per-line or per-identifier limit is a
+    per-item error, and the rest of the batch goes through."""
+    from bulkguard.events import MAX_LINE
+
+    long_line = b'{"type":"register","ts":1,"account":"a","pad":"' + b"x" * MAX_LINE + b'"}'
+    long_id = b'{"type":"register","ts":1,"account":"' + b"y" * 300 + b'"}'
+    out = _post_ndjson(client, keys.ingest,
+                       [long_line, long_id, b'{"type":"register","ts":2,"account":"b"}'])
+    assert [r["status"] for r in out["results"]] == ["rejected", "rejected", "accepted"]
+    assert str(MAX_LINE) in out["results"][0]["error"]
+    assert "account" in out["results"][1]["error"]

@@ -17,7 +17,7 @@ from bulkguard import __version__
 from bulkguard.engine import MAX_REASONS, Engine
 from bulkguard.events import (
     AnyEvent, AppealGranted, ChallengePassed, ReviewAction, ReviewerAction, Block, ContactAdd, ContactSync, Decision, Event, EventError, GroupCreate, GroupJoin,
-    Message, OptIn, OptOut, Register, Report, TemplateRegister, Ts, explain_error, target_error,
+    Message, OptIn, OptOut, Register, Report, TemplateRegister, Ts, decode_line, encode_event,
 )
 from bulkguard.explain import CODE_TEXT
 from bulkguard.policy import business as biz_policy
@@ -32,30 +32,10 @@ from bulkguard.types import StateSnapshot
 STATE_FORMAT = 3   # 3: accounts count two-way chats, pairs count turns, clusters keep times
 ENGINE_VERSION = f"bulkguard-{__version__}/state-{STATE_FORMAT}"
 
-# The review events are contract events (``bulkguard.events``), handled by the engine.
+# The review events are contract events (``bulkguard.events``), handled by the engine; the
+# service decodes and encodes them exactly as replay does (same limits, same error texts).
 ServiceEvent = AnyEvent
-_decoder = msgspec.json.Decoder(ServiceEvent)
-_encoder = msgspec.json.Encoder()
-
-
-def decode_event(raw: bytes) -> ServiceEvent:
-    """Decode and validate one event (a contract line); :class:`EventError` names the problem."""
-    try:
-        ev = _decoder.decode(raw)
-        if not raw.isascii():
-            raw.decode("utf-8")
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as err:
-        raise EventError(explain_error(err, raw)) from None
-    except RecursionError:   # JSON nested deeper than the decoder goes, even in an ignored field
-        raise EventError("JSON nested too deep") from None
-    why = target_error(ev)
-    if why is not None:
-        raise EventError(why)
-    return ev
-
-
-def encode_event(ev: Event) -> bytes:
-    return _encoder.encode(ev)
+decode_event = decode_line
 
 
 @dataclass(frozen=True)
