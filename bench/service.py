@@ -31,6 +31,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -183,19 +185,34 @@ def start_server(data: Path, port: int, db: str | None) -> subprocess.Popen:
     raise SystemExit("server did not start")
 
 
-def run_one(kind: str, lines: list[bytes], senders: list[str], args: argparse.Namespace) -> None:
+@contextmanager
+def scratch_store(kind: str) -> Iterator[tuple[Path, str | None]]:
+    """A new data directory and, for PostgreSQL, a new database (dropped afterwards)."""
     tmp = Path(tempfile.mkdtemp(prefix="bg-bench-"))
-    db = None
-    admin = None
-    name = ""
-    if kind == "postgresql":
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        name = f"bulkguard_bench_{uuid.uuid4().hex[:10]}"
+    if kind != "postgresql":
+        yield tmp, None
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"bulkguard_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield tmp, make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    finally:
         with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        db = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run_one(kind: str, lines: list[bytes], senders: list[str], args: argparse.Namespace) -> None:
+    with scratch_store(kind) as (tmp, db):
+        _serve_and_load(kind, tmp, db, lines, senders, args)
+
+
+def _serve_and_load(kind: str, tmp: Path, db: str | None, lines: list[bytes],
+                    senders: list[str], args: argparse.Namespace) -> None:
     keycmd = [sys.executable, "-m", "bulkguard.cli", "keys", "create", "--scope", "ingest",
               "--data", str(tmp)] + (["--db", db] if db else [])
     key = subprocess.run(keycmd, capture_output=True, text=True, check=True).stdout.split()[-1]
@@ -215,56 +232,35 @@ def run_one(kind: str, lines: list[bytes], senders: list[str], args: argparse.Na
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
-        if admin is not None:
-            from sqlalchemy import text
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 def breakdown(kind: str, lines: list[bytes], batches: int) -> None:
     """Where a batch's time goes, in process (no HTTP): id look-up, engine, database write."""
     from bulkguard.service.config import load
     from bulkguard.service.runtime import Runtime
-    tmp = Path(tempfile.mkdtemp(prefix="bg-bench-"))
-    db = None
-    admin = None
-    name = ""
-    if kind == "postgresql":
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        name = f"bulkguard_bench_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-        db = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    rt = Runtime(load(None, data=str(tmp), db=db, snapshot_every_events=10**12))
-    rt.resume()
-    known = prep = commit = 0.0
-    n = 0
-    for i in range(batches):
-        chunk = lines[i * 1000:(i + 1) * 1000]
+    with scratch_store(kind) as (tmp, db):
+        rt = Runtime(load(None, data=str(tmp), db=db, snapshot_every_events=10**12))
+        rt.resume()
+        known = prep = commit = 0.0
+        n = 0
+        for i in range(batches):
+            chunk = lines[i * 1000:(i + 1) * 1000]
+            t0 = time.perf_counter()
+            k = rt._known(chunk)
+            t1 = time.perf_counter()
+            b, out = rt._prepare(chunk, k, None)
+            t2 = time.perf_counter()
+            rt._commit(b)
+            t3 = time.perf_counter()
+            rt._finish(b, out)
+            known, prep, commit, n = known + t1 - t0, prep + t2 - t1, commit + t3 - t2, n + 1
         t0 = time.perf_counter()
-        k = rt._known(chunk)
-        t1 = time.perf_counter()
-        b, out = rt._prepare(chunk, k, None)
-        t2 = time.perf_counter()
-        rt._commit(b)
-        t3 = time.perf_counter()
-        rt._finish(b, out)
-        known, prep, commit, n = known + t1 - t0, prep + t2 - t1, commit + t3 - t2, n + 1
-    t0 = time.perf_counter()
-    rt.snapshot_now()
-    snap = time.perf_counter() - t0
-    rt.close()
-    print(f"{kind:10s} per batch of 1,000, in process: id look-up {known / n * 1e3:.1f} ms, "
-          f"engine + records {prep / n * 1e3:.1f} ms, database write {commit / n * 1e3:.1f} ms; "
-          f"snapshot of the state after {n * 1000:,} events {snap * 1e3:.0f} ms", flush=True)
-    if admin is not None:
-        from sqlalchemy import text
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        rt.snapshot_now()
+        snap = time.perf_counter() - t0
+        rt.close()
+        print(f"{kind:10s} per batch of 1,000, in process: id look-up {known / n * 1e3:.1f} ms, "
+              f"engine + records {prep / n * 1e3:.1f} ms, database write {commit / n * 1e3:.1f} ms; "
+              f"snapshot of the state after {n * 1000:,} events {snap * 1e3:.0f} ms", flush=True)
 
 
 def main() -> None:

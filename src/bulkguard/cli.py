@@ -29,6 +29,12 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+def engine_args(p: argparse.ArgumentParser) -> None:
+    """``--rules`` and ``--model``: what every command that builds an engine takes."""
+    p.add_argument("--rules", help="rules TOML file (default: the shipped rules)")
+    p.add_argument("--model", help="model file (default: the shipped model; 'none' for rules only)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bulkguard",
                                 description="Stop automated bulk messaging from platform metadata.")
@@ -41,8 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="decisions JSONL file to write")
     r.add_argument("--rejected", help="dead-letter file for bad lines (default: next to --out)")
     r.add_argument("--strict", action="store_true", help="stop at the first bad line (exit 2)")
-    r.add_argument("--rules", help="rules TOML file (default: the shipped rules)")
-    r.add_argument("--model", help="model file (default: the shipped model; 'none' for rules only)")
+    engine_args(r)
     r.add_argument("--state", help="checkpoint directory: a killed run started again resumes")
     r.add_argument("--checkpoint-every", type=int, default=500_000, metavar="N",
                    help="events between checkpoints with --state (default 500000)")
@@ -59,8 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("explain", help="replay events and explain an account's decisions")
     x.add_argument("account")
     x.add_argument("--events", required=True, help="events JSONL file, .gz, or - for stdin")
-    x.add_argument("--rules", help="rules TOML file (default: the shipped rules)")
-    x.add_argument("--model", help="model file (default: the shipped model; 'none' for rules only)")
+    engine_args(x)
     x.add_argument("--json", action="store_true", help="print the explanation as JSON")
     x.set_defaults(run=_lazy("bulkguard.explain:run"))
 
@@ -113,8 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     bs = bsub.add_parser("status", help="tier, quality, paused templates of a business")
     bs.add_argument("account")
     bs.add_argument("--events", required=True)
-    bs.add_argument("--rules", help="rules TOML file (default: the shipped rules)")
-    bs.add_argument("--model", help="model file (default: the shipped model; 'none' for rules only)")
+    engine_args(bs)
     bs.set_defaults(run=_lazy("bulkguard.policy.cli:status"))
 
     q = sub.add_parser("qr", help="signed contact QR codes and click-to-chat links")

@@ -153,20 +153,8 @@ class Rules:
             if x not in OPTIONAL:
                 raise RulesError(f"{source}: [platform] provides: unknown family {x!r}"
                                  f"{_did_you_mean(x, OPTIONAL)} (one of {', '.join(OPTIONAL)})")
-        clear_when = model.get("clear_when", [])
-        if isinstance(clear_when, str):
-            clear_when = [clear_when]
-        if not isinstance(clear_when, list):
-            raise RulesError(f"{source}: [model] clear_when must be a list of conditions")
-        cw = tuple(_condition(c, f"{source}: [model] clear_when[{j}]")
-                   for j, c in enumerate(clear_when))
-        add_when = model.get("add_when", [])
-        if isinstance(add_when, str):
-            add_when = [add_when]
-        if not isinstance(add_when, list):
-            raise RulesError(f"{source}: [model] add_when must be a list of conditions")
-        aw = tuple(_condition(c, f"{source}: [model] add_when[{j}]")
-                   for j, c in enumerate(add_when))
+        cw = _model_gate(model, "clear_when", source)
+        aw = _model_gate(model, "add_when", source)
         rules: list[Rule] = []
         seen: set[str] = set()
         raw_rules = doc.get("rule", [])
@@ -283,6 +271,16 @@ def reasons_of(hits: list[tuple[float, str]]) -> list[str]:
     for w, c in hits:
         total[c] = total.get(c, 0.0) + w
     return [c for c, w in sorted(total.items(), key=lambda h: (-h[1], h[0])) if w > 0]
+
+
+def _model_gate(model: dict, key: str, source: str) -> tuple[tuple[str, str, float], ...]:
+    """``[model] clear_when`` / ``add_when``: one condition or a list of them."""
+    conds = model.get(key, [])
+    if isinstance(conds, str):
+        conds = [conds]
+    if not isinstance(conds, list):
+        raise RulesError(f"{source}: [model] {key} must be a list of conditions")
+    return tuple(_condition(c, f"{source}: [model] {key}[{j}]") for j, c in enumerate(conds))
 
 
 def _condition(c: object, where: str) -> tuple[str, str, float]:

@@ -144,6 +144,7 @@ def statements_export(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction, lazy) -> None:  # type: ignore[type-arg,no-untyped-def]
     """The service's subcommands, for ``bulkguard.cli``."""
+    from bulkguard.cli import engine_args
     def data_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--data", default="bulkguard-data",
                        help="data directory (snapshots, SQLite database; default bulkguard-data)")
@@ -156,8 +157,7 @@ def add_parsers(sub: argparse._SubParsersAction, lazy) -> None:  # type: ignore[
     s.add_argument("--db", help="database URL (default: SQLite DATA/bulkguard.sqlite3)")
     s.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default 8080)")
-    s.add_argument("--rules", help="rules TOML file (default: the shipped rules)")
-    s.add_argument("--model", help="model file (default: the shipped model; 'none' for rules only)")
+    engine_args(s)
     s.set_defaults(run=lazy("bulkguard.service.cli:serve"))
 
     k = sub.add_parser("keys", help="API keys of the service")
