@@ -208,19 +208,30 @@ def d(h: int) -> str:
     return f"{h:016x}"
 
 
-def test_near_duplicates_join_one_family_and_distance_4_does_not():
+def test_near_duplicates_join_one_family_and_distance_6_does_not():
     w = World()
     near = [H, H ^ 0b111, H ^ (1 << 63), H ^ 0b1011 << 40]   # distances 0, 3, 1, 3 from H
     apply(w, *[msg(T0 + i, "x", f"u{i}", digest=d(h)) for i, h in enumerate(near)])
     assert sig(w, "digest_repeat", "x") == 4.0
     assert sig(w, "digest_fanout", "x") == 4.0
-    far = H ^ 0b1111                                            # distance 4
+    far = H ^ 0b111111                                          # distance 6
     apply(w, *[msg(T0 + 10 + i, "x", f"v{i}", digest=d(far)) for i in range(2)])
     assert sig(w, "digest_repeat", "x") == 4.0    # a second family of 2, not 6 in one
     assert len(w.accounts["x"].fams) == 2
     # not hex: ignored, not an error
     apply(w, msg(T0 + 20, "x", "z", digest="not-a-simhash"))
     assert sig(w, "digest_repeat", "x") == 4.0
+
+
+def test_copies_spun_from_one_text_are_one_family_though_4_bits_apart():
+    """Copies each 2 bits off one text are up to 4 bits apart from each other: one account
+    sending them reaches one family, as the cross-account join (radius 5) already says."""
+    w = World()
+    spun = [H ^ 0b11, H ^ 0b1100, H ^ 0b110000, H ^ 0b11000000, H ^ 0b1100000000]
+    apply(w, *[msg(T0 + i, "x", f"u{i}", digest=d(h)) for i, h in enumerate(spun)])
+    assert sig(w, "digest_repeat", "x") == 5.0
+    assert sig(w, "digest_fanout", "x") == 5.0
+    assert len(w.accounts["x"].fams) == 1
 
 
 def test_families_across_accounts():

@@ -1,7 +1,7 @@
 """Fan-out: distinct recipients, and the same (or nearly the same) content to many.
 
 Content is a client-side digest; digests whose 64-bit SimHashes differ in at most
-3 bits are one *family* (spun text). Families are counted per account and, once a
+5 bits are one *family* (spun text). Families are counted per account and, once a
 family repeats, across accounts.
 
 >>> a, w = Account(0), World()

@@ -68,7 +68,11 @@ def stamped(v: int, now: float) -> int:
     return (v & ((1 << TS_SHIFT) - 1)) | min(int(now), _MAX_STAMP) << TS_SHIFT
 
 
-FAMILY_HAMMING: Final = 3      # near-duplicate digests: SimHash Hamming distance <= 3
+# near-duplicate digests: SimHash Hamming distance <= 5. Copies spun k bits off one text are
+# up to 2k apart from each other, and an account's family is centred on its first copy, so
+# the radius within an account is the cross-account join's (it was 3: a farm member sending
+# five copies each 2 bits off its text could keep five families of one message each)
+FAMILY_HAMMING: Final = 5
 FAMILY_SLOTS: Final = 4        # content families tracked per account (Misra-Gries)
 CLUSTER_MEMBERS: Final = 64    # registrations remembered per IP / device / number block
 FAMILY_MEMBERS: Final = 64     # accounts remembered per cross-account content family

@@ -1,7 +1,7 @@
 """A message body's content digest: a 64-bit SimHash of its normalized words, as 16 hex digits.
 
 The engine compares digests as SimHashes (``bulkguard.state.world.simhash_of``: the first
-64 bits, near-duplicates within Hamming distance 3). Platforms normally compute the
+64 bits, near-duplicates within Hamming distance 5). Platforms normally compute the
 digest on the client; a Matrix homeserver sees the body of unencrypted events, so the
 integration computes it there and keeps nothing of the text.
 
@@ -18,9 +18,9 @@ across processes and machines).
 >>> hamming(a, text_digest("Are we still on for lunch tomorrow?")) > 3
 True
 
-One changed word in a short message typically moves the SimHash by 4-6 bits, beyond the
-engine's family radius: text spun word by word is not one family (velocity and fan-out
-still see it).
+One changed word in a short message typically moves the SimHash by 4-6 bits, at the edge of
+the engine's family radius (5): text spun word by word is one family only now and then
+(velocity and fan-out still see it).
 """
 
 from __future__ import annotations
