@@ -99,10 +99,14 @@ def state_bytes(engine) -> tuple[float, float, float]:
 
     def deep(a: Account) -> int:
         n = sys.getsizeof(a)
+        side = getattr(a, "side", None)   # the side record of the fields few accounts use
+        if side is not None:
+            n += sys.getsizeof(side)
         for s in FIELDS:
             v = getattr(a, s)
-            if isinstance(v, list):
-                n += sys.getsizeof(v) + sum(sys.getsizeof(f) + sum(owned(x) for x in f) for f in v)
+            if isinstance(v, list):   # content families (lists of ints) or report pile-on (ints)
+                n += sys.getsizeof(v) + sum(sys.getsizeof(f) + sum(owned(x) for x in f)
+                                            if isinstance(f, list) else owned(f) for f in v)
             elif isinstance(v, scalars):
                 n += owned(v)
         return n

@@ -277,14 +277,17 @@ def test_engine_sweeps_on_event_time():
 
 def test_account_init_assigns_fields_in_layout_order():
     # compiled, the first-assignment order in __init__ is the record's memory layout, and
-    # pickling and __slots__ follow _FIELDS: the two must agree
+    # __slots__ follow _CORE (the record) and _SIDE (the side record): they must agree
     import re
 
     from bulkguard.state import account
     src = Path(account.__file__).with_name("account.py").read_text("utf-8")
-    init = src[src.index("    def __init__"):src.index("    def roll")]
-    order = list(dict.fromkeys(re.findall(r"self\.(\w+)", init)))
-    assert tuple(order) == account._FIELDS
+    for cls, fields in (("Side", account._SIDE), ("Account", account._CORE)):
+        start = src.index(f"class {cls}:")
+        init = src[src.index("    def __init__", start):src.index("\n    def ", src.index("    def __init__", start) + 1)]
+        order = list(dict.fromkeys(re.findall(r"self\.(\w+)", init)))
+        assert tuple(order) == fields, cls
+    assert account._FIELDS == tuple(f for f in account._CORE if f != "side") + account._SIDE
 
 
 def test_records_by_id_follow_the_accounts_through_a_sweep():

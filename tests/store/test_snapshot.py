@@ -8,6 +8,7 @@ import json
 import os
 import pickle
 import stat
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -19,6 +20,7 @@ from bulkguard.engine import Engine
 from bulkguard.events import EventError, Message, decode_line
 from bulkguard.scoring.rules import Rules
 from bulkguard.store import snapshot
+from bulkguard.state.account import I32_MAX
 from bulkguard.store.snapshot import SnapshotError, dumps, load, loads, save
 
 T0 = 1_700_000_000.0
@@ -116,7 +118,7 @@ def _valid(tmp_path):
     return p, p.read_bytes()
 
 
-def _rehead(body: bytes, version: int = 1) -> bytes:
+def _rehead(body: bytes, version: int = snapshot.VERSION) -> bytes:
     return b"bulkguard-state %d %d %s\n" % (version, len(body),
                                            hashlib.sha256(body).hexdigest().encode()) + body
 
@@ -249,3 +251,46 @@ def test_a_valid_state_with_any_one_value_changed_loads_cleanly_or_is_refused(re
     # a state that loads must also run and save again
     eng.handle(Message(ts=T0 + 10, sender="h1", recipient="h2"), 1)
     dumps(eng)
+
+
+V1_FILE = Path(__file__).with_name("data") / "state-v1.bin"
+
+
+def test_a_version_1_state_file_is_converted() -> None:
+    """``data/state-v1.bin`` was written by the release before the account record changed
+    (32-bit counters, side record): it loads, every account field keeps its value (three
+    that no signal read are dropped), and everything else is the same."""
+    blob = V1_FILE.read_bytes()
+    assert blob.startswith(b"bulkguard-state 1 ")
+    eng = engine()
+    assert loads(blob, eng) == {"line": 3000}
+    old = msgspec.msgpack.decode(blob.split(b"\n", 1)[1])
+    new_blob = dumps(eng, {"line": 3000})
+    new = msgspec.msgpack.decode(new_blob.split(b"\n", 1)[1])
+    assert len(old["world"]["accounts"]) == len(new["world"]["accounts"]) > 50
+    dropped = {"n_received", "cross_max", "first_ts"}
+    assert set(snapshot._V1_ACCOUNT) - set(snapshot.ACCOUNT_FIELDS) == dropped
+    assert set(snapshot.ACCOUNT_FIELDS) <= set(snapshot._V1_ACCOUNT)
+    for o, n in zip(old["world"]["accounts"], new["world"]["accounts"]):
+        was = dict(zip(snapshot._V1_ACCOUNT, o))
+        assert was["n_received"] == was["cross_max"] == 0
+        assert {f: was[f] for f in snapshot.ACCOUNT_FIELDS} == dict(zip(snapshot.ACCOUNT_FIELDS, n))
+    for part in ("world", "lane", "forward", "seen", "typed", "amnesty", "events"):
+        if part == "world":
+            old[part].pop("accounts"), new[part].pop("accounts")
+        assert old[part] == new[part], part
+    assert any(a.side is not None for a in eng.world.accounts.values())
+    assert any(a.side is None for a in eng.world.accounts.values())
+    # and it runs on
+    eng.handle(Message(ts=eng.world.now + 1, sender="h1", recipient="h2"), 3001)
+    assert loads(dumps(eng), engine()) == {}
+
+
+@pytest.mark.parametrize("value", [-1, I32_MAX + 1, 1 << 63])
+def test_an_account_counter_out_of_32_bits_is_refused(value: int) -> None:
+    eng = engine()
+    eng.handle(Message(ts=T0, sender="a", recipient="b"), 1)
+    doc = msgspec.msgpack.decode(dumps(eng).split(b"\n", 1)[1])
+    doc["world"]["accounts"][0][snapshot.ACCOUNT_FIELDS.index("n_msgs")] = value
+    with pytest.raises(SnapshotError, match="account counter out of range"):
+        loads(_rehead(msgspec.msgpack.encode(snapshot._box(doc))), engine())

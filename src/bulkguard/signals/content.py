@@ -23,7 +23,7 @@ def forwarded_high(a: Account, w: World) -> float:
 
 def link_share(a: Account, w: World) -> float:
     """Share of the account's messages that are links."""
-    return a.link_msgs / a.n_msgs if a.n_msgs else 0.0
+    return int(a.link_msgs) / int(a.n_msgs) if a.n_msgs else 0.0
 
 
 def msgs_total(a: Account, w: World) -> float:

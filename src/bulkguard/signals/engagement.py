@@ -18,7 +18,7 @@ from bulkguard.state.world import World
 
 def reply_ratio(a: Account, w: World) -> float:
     """Share of the chats it opened whose recipient ever answered (1.0 while there are none)."""
-    return min(1.0, a.n_answered / a.n_opened) if a.n_opened else 1.0
+    return min(1.0, int(a.n_answered) / int(a.n_opened)) if a.n_opened else 1.0
 
 
 def unanswered(a: Account, w: World) -> float:
@@ -28,7 +28,7 @@ def unanswered(a: Account, w: World) -> float:
 
 def reply_delay(a: Account, w: World) -> float:
     """Mean seconds from the account's message to the recipient's first answer (-1: none)."""
-    return a.reply_delay_sum / a.n_answered if a.n_answered else -1.0
+    return a.reply_delay_sum / int(a.n_answered) if a.n_answered else -1.0
 
 
 def inbound_ratio(a: Account, w: World) -> float:
@@ -38,12 +38,12 @@ def inbound_ratio(a: Account, w: World) -> float:
     >>> inbound_ratio(a, World())
     0.5
     """
-    return a.n_senders / a.n_recip if a.n_recip else 0.0
+    return int(a.n_senders) / int(a.n_recip) if a.n_recip else 0.0
 
 
 def recipients_settled(a: Account, w: World) -> float:
     """Chats it opened more than about an hour ago (their recipients had time to answer)."""
-    return max(0.0, a.n_opened - est(a.h_new, a.h_new_p, a.bh, w.now, HOUR))
+    return max(0.0, int(a.n_opened) - est(a.h_new, a.h_new_p, a.bh, w.now, HOUR))
 
 
 def reply_ratio_settled(a: Account, w: World) -> float:
@@ -56,7 +56,7 @@ def reply_ratio_settled(a: Account, w: World) -> float:
     1.0
     """
     settled = recipients_settled(a, w)
-    return min(1.0, a.n_answered / settled) if settled >= 1.0 else 1.0
+    return min(1.0, int(a.n_answered) / settled) if settled >= 1.0 else 1.0
 
 
 SIGNALS = (reply_ratio, unanswered, reply_delay, inbound_ratio, recipients_settled,

@@ -35,7 +35,7 @@ def gap_mean(a: Account, w: World) -> float:
 def notype_share(a: Account, w: World) -> float:
     """Share of sends with a known ``typing_ms`` that had no typing at all (NaN: no send
     carried ``typing_ms``, the platform does not report typing)."""
-    return a.n_notype / a.n_typed if a.n_typed else MISSING
+    return int(a.n_notype) / int(a.n_typed) if a.n_typed else MISSING
 
 
 def early_msgs(a: Account, w: World) -> float:

@@ -73,7 +73,7 @@ def noncontact_share(a: Account, w: World) -> float:
     0.4
     """
     direct = a.n_msgs - a.n_group_msgs
-    return a.n_nc / direct if direct > 0 else 0.0
+    return int(a.n_nc) / int(direct) if direct > 0 else 0.0
 
 
 SIGNALS = (msgs_1m, msgs_1h, msgs_1d, noncontact_1m, noncontact_1h, noncontact_1d,

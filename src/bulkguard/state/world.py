@@ -16,7 +16,7 @@ from typing import Any, Final
 from bulkguard.events import (
     Block, ContactAdd, ContactSync, GroupCreate, GroupJoin, Message, Register, Report,
 )
-from bulkguard.state.account import Account
+from bulkguard.state.account import I32_MAX, Account, sat
 from bulkguard.state.countries import phone_country
 from bulkguard.state.pairtable import from_items, new_table
 from bulkguard.state.windows import DAY, HOUR, MINUTE, BucketCounter
@@ -245,7 +245,6 @@ class World:
         if a is None:
             i = self.id_of(name)
             a = self.accounts[name] = self.by_id[i] = Account(i)
-            a.first_ts = self.now
         return a
 
     def is_contact(self, a: int, b: int) -> bool:
@@ -280,10 +279,15 @@ class World:
         if math.floor(now) // MINUTE != a.bm:
             a.roll(now)
         a.last_ts = now
-        a.n_msgs += 1
-        a.m_msg += 1
-        a.h_msg += 1
-        a.d_msg += 1
+        # counters saturate at I32_MAX (compiled, they are 32-bit; see state.account)
+        if a.n_msgs < I32_MAX:
+            a.n_msgs += 1
+        if a.m_msg < I32_MAX:
+            a.m_msg += 1
+        if a.h_msg < I32_MAX:
+            a.h_msg += 1
+        if a.d_msg < I32_MAX:
+            a.d_msg += 1
         dirty = False
         daily_first = False
         chatting = False
@@ -309,30 +313,39 @@ class World:
                 turns += TURN   # the other one wrote last: the conversation turned
             # a distinct recipient of this hour (day) unless the two already talked in it
             if not fa & MSG or last < a.bh * HOUR:
-                a.h_dist += 1
+                if a.h_dist < I32_MAX:
+                    a.h_dist += 1
                 if not fa & MSG or last < a.bd * DAY:
                     daily_first = True
-                    a.d_dist += 1
+                    if a.d_dist < I32_MAX:
+                        a.d_dist += 1
             if fb & MSG:
                 chatting = bool(fa & MSG)  # both have written: an established conversation
                 if not fb & ANSWERED:  # a answers b: b's reply ratio goes up
                     fb |= ANSWERED
                     b = by_id[rid]
                     if b is not None:
-                        b.n_answered += 1
+                        if b.n_answered < I32_MAX:
+                            b.n_answered += 1
                         b.reply_delay_sum += now - last
                 if not fa & MSG:
-                    a.n_recip += 1
+                    if a.n_recip < I32_MAX:
+                        a.n_recip += 1
                     self._two_way(a, by_id[rid])
             else:
                 if not fa & MSG:
-                    a.n_recip += 1
-                    a.n_opened += 1
-                    a.m_new += 1
-                    a.h_new += 1
-                    a.d_new += 1
+                    if a.n_recip < I32_MAX:
+                        a.n_recip += 1
+                    if a.n_opened < I32_MAX:
+                        a.n_opened += 1
+                    if a.m_new < I32_MAX:
+                        a.m_new += 1
+                    if a.h_new < I32_MAX:
+                        a.h_new += 1
+                    if a.d_new < I32_MAX:
+                        a.d_new += 1
                     b = by_id[rid]
-                    if b is not None:
+                    if b is not None and b.n_senders < I32_MAX:
                         b.n_senders += 1
                     dirty = a.h_new >= 3
                     if a.h_new == FOLLOW_UP_CHATS:
@@ -340,14 +353,18 @@ class World:
                 # b never wrote to a: a stranger, whatever the address books say (contacts are
                 # an optional family: they must not make anyone look more or less a stranger;
                 # and a one-sided contact_add, by either side, proves no relationship)
-                a.n_nc += 1
-                a.m_nc += 1
-                a.h_nc += 1
-                a.d_nc += 1
+                if a.n_nc < I32_MAX:
+                    a.n_nc += 1
+                if a.m_nc < I32_MAX:
+                    a.m_nc += 1
+                if a.h_nc < I32_MAX:
+                    a.h_nc += 1
+                if a.d_nc < I32_MAX:
+                    a.d_nc += 1
                 # one stranger is ordinary; a run of them (or a new account) is worth a look
                 dirty = dirty or a.h_nc >= 3 or a.d_nc >= 10 or a.reg_ts >= 0.0
             pairs[key] = ((fa | MSG) << sa) | (fb << sb) | by_a | turns | (int(now) << TS_SHIFT)
-        else:
+        elif a.n_group_msgs < I32_MAX:
             a.n_group_msgs += 1
         # timing: recency-weighted mean and variance of gaps inside sessions
         gap = now - a.last_send
@@ -358,22 +375,26 @@ class World:
                 a.gap_var = 0.9 * (a.gap_var + 0.1 * d * d)
             else:
                 a.gap_mean = gap
-            a.gap_n += 1
+            if a.gap_n < I32_MAX:
+                a.gap_n += 1
         a.last_send = now
         t = typing_ms
         if t is not None:
-            a.n_typed += 1
-            if not t:
+            if a.n_typed < I32_MAX:
+                a.n_typed += 1
+            if not t and a.n_notype < I32_MAX:
                 a.n_notype += 1
         if a.reg_ts >= 0.0 and now - a.reg_ts <= EARLY_SECONDS:
-            a.early_msgs += 1
+            a.early_msgs += 1   # the side record's counters saturate in their setters
             dirty = True
-        if kind == "link":
+        if kind == "link" and a.link_msgs < I32_MAX:
             a.link_msgs += 1
         if forwarded:
-            a.n_fwd += 1
+            if a.n_fwd < I32_MAX:
+                a.n_fwd += 1
             if forwarded >= 5:
-                a.n_fwd_high += 1
+                if a.n_fwd_high < I32_MAX:
+                    a.n_fwd_high += 1
                 dirty = True
         elif digest is not None and not chatting:
             # content fan-out is about reaching many; a running conversation reaches one
@@ -398,8 +419,10 @@ class World:
                 or (a.reg_device is not None and a.reg_device == b.reg_device)
                 or (a.reg_block is not None and a.reg_block == b.reg_block)):
             return
-        a.n_twoway += 1
-        b.n_twoway += 1
+        if a.n_twoway < I32_MAX:
+            a.n_twoway += 1
+        if b.n_twoway < I32_MAX:
+            b.n_twoway += 1
 
     def _follow_up(self, aid: int, now: float) -> None:
         """Look at account ``aid`` again FOLLOW_UP_AFTER seconds from ``now`` (scheduled when
@@ -439,9 +462,9 @@ class World:
         spare = None
         for f in fams:
             if (f[0] ^ h).bit_count() <= FAMILY_HAMMING:
-                n = f[1] = f[1] + 1
+                n = f[1] = sat(f[1] + 1)   # below I32_MAX, as fam_max is
                 if to_new:
-                    f[2] += 1
+                    f[2] = sat(f[2] + 1)
                     if f[2] > a.fam_new_max:
                         a.fam_new_max = f[2]
                 if n > a.fam_max:
@@ -490,7 +513,6 @@ class World:
         now = self.now
         a = self.account(ev.account)
         a.reg_ts = now
-        a.first_ts = now
         a.business = ev.kind == "business"
         if ev.ip:
             a.reg_ip = ev.ip

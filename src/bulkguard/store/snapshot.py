@@ -7,7 +7,7 @@ atomically with mode 0600).
 
 A snapshot is one header line and a body::
 
-    bulkguard-state 1 <body length> <sha256 of the body, hex>\\n<body>
+    bulkguard-state 2 <body length> <sha256 of the body, hex>\\n<body>
 
 The body is MessagePack (msgspec) of plain values only -- nil, booleans, integers, floats,
 strings, arrays and maps -- so decoding it builds nothing but those. Integers beyond 64
@@ -15,6 +15,9 @@ bits (an absurd event time makes some) are extension type 1 holding their decima
 Loading checks the header, the length and the checksum before it decodes anything, then
 the shape and type of every record while it rebuilds the state: a truncated, damaged,
 foreign or hand-made file is refused with :class:`SnapshotError`, never half-loaded.
+
+Version 2 (the account record with 32-bit counters and a side record) reads version 1
+files too: their account records are converted (three fields no signal read are dropped).
 
 What is saved is the engine's mutable state: the world (accounts, pairs, clusters,
 families, groups, the id map), the business lane's and the forwarding limiter's state and
@@ -29,7 +32,7 @@ values (replay stores its input line and output offsets there).
 ()
 >>> blob = dumps(eng, {"line": 1})
 >>> blob[:17]
-b'bulkguard-state 1'
+b'bulkguard-state 2'
 >>> other = Engine()
 >>> loads(blob, other)
 {'line': 1}
@@ -57,13 +60,15 @@ from bulkguard.events import EventError, decode_line, encode_event
 from bulkguard.policy.business import BusinessLane, BusinessState, TemplateState
 from bulkguard.policy.forwarding import ForwardLimiter
 from bulkguard.state.account import _FIELDS as ACCOUNT_FIELDS
-from bulkguard.state.account import Account
+from bulkguard.state.account import _I32 as ACCOUNT_I32
+from bulkguard.state.account import I32_MAX, Account
 from bulkguard.state.pairtable import from_items
 from bulkguard.state.windows import BucketCounter
 from bulkguard.state.world import Cluster, Family, World
 
 MAGIC = b"bulkguard-state"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)   # versions this bulkguard loads (1: converted, see _V1_ACCOUNT)
 _HEADER_MAX = 200
 _BIG = 1   # extension type of an integer beyond 64 bits
 Plain = object   # nil, bool, int, float, str, list and dict of those (what MessagePack holds)
@@ -238,16 +243,18 @@ def _reorder(rs: object) -> dict:
 
 
 # -- decoding --------------------------------------------------------------------------------
-def _check_header(data: bytes, where: str) -> bytes:
-    """The body of a snapshot, after checking its header, length and checksum."""
+def _check_header(data: bytes, where: str) -> tuple[int, bytes]:
+    """The format version and body of a snapshot, after checking its header, length and
+    checksum."""
     end = data.find(b"\n", 0, _HEADER_MAX)
     parts = data[:end].split(b" ") if end > 0 else []
     if len(parts) != 4 or parts[0] != MAGIC:
         raise SnapshotError(f"{where}: not a bulkguard state file"
                             + (" (empty)" if not data else ""))
-    if parts[1] != str(VERSION).encode():
+    if parts[1] not in {str(v).encode() for v in READS}:
         raise SnapshotError(f"{where}: state format version {parts[1].decode(errors='replace')}, "
-                            f"this bulkguard reads version {VERSION}")
+                            f"this bulkguard reads versions "
+                            f"{', '.join(map(str, READS))}")
     if not parts[2].isdigit() or len(parts[3]) != 64:
         raise SnapshotError(f"{where}: damaged header")
     body = data[end + 1:]
@@ -256,7 +263,7 @@ def _check_header(data: bytes, where: str) -> bytes:
                             f"header says {int(parts[2])})")
     if hashlib.sha256(body).hexdigest().encode() != parts[3]:
         raise SnapshotError(f"{where}: checksum mismatch (the file is damaged)")
-    return body
+    return int(parts[1]), body
 
 
 class _Bad(Exception):
@@ -301,7 +308,7 @@ def decode(data: bytes, engine: EngineState, where: str = "<bytes>") -> tuple[di
     """The state (for ``engine.restore``; with ``reorder`` if one was saved) and ``meta``
     of a snapshot. ``engine`` gives the lane and forwarding configurations; it is not
     changed."""
-    body = _check_header(bytes(data), where)
+    version, body = _check_header(bytes(data), where)
     try:
         doc = msgspec.msgpack.decode(body, ext_hook=_unbox)
     except (msgspec.DecodeError, SnapshotError, RecursionError, ValueError) as err:
@@ -312,7 +319,7 @@ def decode(data: bytes, engine: EngineState, where: str = "<bytes>") -> tuple[di
               "top-level keys")
         _need(type(doc["typed"]) is int, "typed")
         _need(type(doc["meta"]) is dict and type(doc["events"]) is int, "meta or events")
-        world = _load_world(doc["world"])
+        world = _load_world(doc["world"], version)
         lane = forward = None
         if doc["lane"] is not None:
             _need(engine.lane is not None, "a business lane the engine does not have")
@@ -391,6 +398,27 @@ def _load_reorder(d: object) -> object:
     return ReorderState(stage, [_load_entry(e) for e in d["pending"]])  # type: ignore[index]
 
 
+# The account record of format version 1, field by field (version 2 dropped n_received,
+# cross_max and first_ts, which no signal read, and changed the order).
+_V1_ACCOUNT = (
+    "id", "level", "since_score", "reg_ts", "last_ts", "bm", "bh", "bd",
+    "m_msg", "m_msg_p", "m_nc", "m_nc_p", "m_new", "m_new_p",
+    "h_msg", "h_nc", "h_new", "h_dist", "d_msg", "d_nc", "d_new", "d_dist",
+    "n_msgs", "n_group_msgs", "n_nc", "n_recip", "n_opened",
+    "last_send", "gap_n", "gap_mean", "gap_var", "n_notype", "n_typed", "early_msgs",
+    "fams", "fam_max", "fam_new_max", "n_fwd", "n_fwd_high", "link_msgs",
+    "h_msg_p", "h_nc_p", "h_new_p", "h_dist_p", "d_msg_p", "d_nc_p", "d_new_p", "d_dist_p",
+    "n_answered", "reply_delay_sum", "n_received", "n_senders", "n_twoway",
+    "business", "reg_ip", "reg_device", "reg_block", "country_mismatch", "first_ts",
+    "sync_n", "sync_numbers", "sync_matched", "sync_max",
+    "groups_created", "group_adds", "group_adds_nc", "group_adds_new", "ga_b", "ga_h", "ga_hp",
+    "cross_max",
+    "blocks", "reports", "reports_partner", "report_text", "filed", "filed_stranger",
+    "filed_target", "piled_on", "counted", "violations", "score", "peak", "reasons",
+)
+_V1_TO_V2 = tuple(_V1_ACCOUNT.index(f) for f in ACCOUNT_FIELDS)
+
+
 def _field_kinds() -> tuple[tuple[type, ...], ...]:
     """Types each account field may hold, from a fresh record (None-able ones by name)."""
     fresh = Account(0)
@@ -415,19 +443,27 @@ _REASONS = ACCOUNT_FIELDS.index("reasons")
 _FLOATS = tuple(i for i, k in enumerate(_KINDS) if k == (float, int))
 _FAMS = ACCOUNT_FIELDS.index("fams")
 _PILED = ACCOUNT_FIELDS.index("piled_on")
+_COUNTERS = tuple(ACCOUNT_FIELDS.index(f) for f in ACCOUNT_I32)
 
 
-def _load_account(st: object, seen: set[tuple[type, ...]]) -> Account:
+def _load_account(st: object, seen: set[tuple[type, ...]], version: int = VERSION) -> Account:
+    if version == 1:
+        _need(type(st) is list and len(st) == len(_V1_ACCOUNT), "an account record's length")
+        st = [st[i] for i in _V1_TO_V2]  # type: ignore[index]
     _need(type(st) is list and len(st) == len(ACCOUNT_FIELDS), "an account record's length")
     types = tuple(map(type, st))  # type: ignore[call-overload]
     if types not in seen:   # each combination of types is checked once
         _need(all(t in k for t, k in zip(types, _KINDS)), "an account field's type")
         seen.add(types)
+    # counters are 32-bit (compiled) and never negative: anything else is no saved state
+    _need(all(0 <= st[i] <= I32_MAX for i in _COUNTERS),  # type: ignore[index]
+          "an account counter out of range")
     reasons, fams = st[_REASONS], st[_FAMS]  # type: ignore[index]
     _need(all(type(r) is str for r in reasons), "an account's reasons")
     if fams is not None:
         _need(all(type(f) is list and len(f) == 4 and all(type(x) is int for x in f)
-                  for f in fams), "an account's content families")
+                  and 0 <= f[1] <= I32_MAX and 0 <= f[2] <= I32_MAX for f in fams),
+              "an account's content families")
     piled = st[_PILED]  # type: ignore[index]
     if piled is not None:
         _need(all(type(x) is int for x in piled), "an account's report pile-on")
@@ -442,7 +478,7 @@ def _load_account(st: object, seen: set[tuple[type, ...]]) -> Account:
     return a
 
 
-def _load_world(d: object) -> World:
+def _load_world(d: object, version: int = VERSION) -> World:
     _need(type(d) is dict, "world")
     w = World()
     names = d["names"]  # type: ignore[index]
@@ -453,7 +489,7 @@ def _load_world(d: object) -> World:
     w.by_id = [None] * len(names)
     seen: set[tuple[type, ...]] = set()
     for st in d["accounts"]:  # type: ignore[index]
-        a = _load_account(st, seen)
+        a = _load_account(st, seen, version)
         _need(0 <= a.id < len(names) and w.by_id[a.id] is None, "an account's id")
         w.accounts[names[a.id]] = w.by_id[a.id] = a
     for key in ("now", "last_sweep"):
