@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bulkguard.engine import Engine
-from bulkguard.events import ContactAdd, Decision, Message, Register, Report
+from bulkguard.events import ContactAdd, Decision, GroupCreate, GroupJoin, Message, Register, Report
 from bulkguard.scoring.rules import Rules
 
 T0 = 1_700_000_000.0
@@ -80,3 +80,25 @@ def test_a_stopped_farm_member_raises_its_siblings() -> None:
     raised = {d.account for d in out if d.account.startswith("farm") and d.account != "farm0"}
     assert len(raised) >= 5
     assert sum(1 for a in raised if a in stopped) >= 5, (raised, stopped)
+
+
+def test_people_reporting_a_stopped_group_spammer_are_no_pile_on() -> None:
+    """A group spammer adds 60 strangers to a group and is stopped for it; those of them who
+    report it (it never wrote to them one to one, they sent nothing yet) agree with the
+    stop: they are no report pile-on. The same reports against an account nothing else
+    says is abusive (the brigade test above) still are."""
+    eng = _engine()
+    out: list[Decision] = []
+    line = 1
+    out += eng.handle(Register(ts=T0, account="gs", ip="192.0.2.9"), line)
+    line += 1
+    out += eng.handle(GroupCreate(ts=T0 + 60, account="gs", group="g1"), line)
+    for i in range(60):
+        line += 1
+        out += eng.handle(GroupJoin(ts=T0 + 120 + i, group="g1", member=f"m{i}", added_by="gs"), line)
+    assert "gs" in _stopped(out)
+    for i in range(12):
+        line += 1
+        out += eng.handle(Report(ts=T0 + 900 + 60 * i, reporter=f"m{i}", reported="gs",
+                                 reason="spam"), line)
+    assert not [a for a in _stopped(out) if a.startswith("m")], _stopped(out)

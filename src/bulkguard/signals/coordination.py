@@ -27,7 +27,7 @@ re-scores them; SynchroTrap-style guilt by association, made streaming and bound
 
 from __future__ import annotations
 
-from bulkguard.state.account import MISSING, Account
+from bulkguard.state.account import CHALLENGE, MISSING, Account
 from bulkguard.state.windows import DAY
 from bulkguard.state.world import World
 
@@ -102,7 +102,10 @@ def brigade_size(a: Account, w: World) -> float:
     if a.filed_target < 0:
         return 0.0
     t = w.by_id[a.filed_target]
-    if t is None:
+    if t is None or t.level >= CHALLENGE:
+        # reporting an account stopped on its own evidence (a group spammer that added you,
+        # spam seen in a group) is agreeing with it, not piling on: a brigade's target is
+        # someone nothing else says is abusive
         return 0.0
     return float(t.reports - t.reports_partner)
 
