@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 # The hot path compiled with mypyc, rebuilt when a source changes (about 35 s here).
 fast: $(FAST)/.built
 
-$(FAST)/.built: $(VENV)/.installed setup.py pyproject.toml $(shell find src -name '*.py')
+$(FAST)/.built: $(VENV)/.installed setup.py pyproject.toml $(shell find src -name '*.py' -o -name '*.c')
 	rm -rf $(FAST) build/lib* build/temp*
 	$(BIN)/pip install -q --no-build-isolation --no-deps --target $(FAST) .
 	PYTHONPATH=$(FAST) $(BIN)/python -m bulkguard --version

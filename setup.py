@@ -96,6 +96,9 @@ if BUILDING:
             # the pair graph's flat table (bulkguard.state.pairtable uses a dict without it)
             ext_modules.append(Extension("bulkguard.state._pairtable",
                                          ["src/bulkguard/state/_pairtable.c"]))
+            # the edge's fast path: plain event lines decoded in C, names interned
+            ext_modules.append(Extension("bulkguard.ingest._fastdecode",
+                                         ["src/bulkguard/ingest/_fastdecode.c"]))
             BUILD = {"build": "compiled", "reason": "mypyc"}
         except (Exception, SystemExit) as err:   # mypyc refused the sources: still a working install
             if MODE == "1":

@@ -35,6 +35,7 @@ from bulkguard.events import (
     EVENT_DECODER, MAX_LINE, DeadLetterError, READ_ERRORS, TOO_LONG, ReadStats, after_bom, explain_error,
     open_input, overlong, raw_lines, read_error, skip_lines,
 )
+from bulkguard.ingest.fastdecode import decoder
 from bulkguard.types import DeadLetterSink, InputEvent
 
 __all__ = ["FileSource", "LineSource", "MemoryDeadLetters", "StaticSource", "StrictStop"]
@@ -104,6 +105,9 @@ class LineSource:
     def _decode(self, lines: Iterable[bytes],
                 closing: BinaryIO | None) -> Iterator[tuple[int, InputEvent]]:
         decode = EVENT_DECODER.decode
+        # the edge's fast path (compiled build): plain lines of the commonest types, names
+        # interned; None for any other line, which msgspec decodes (or refuses) as before
+        fast = decoder()
         stats = self.stats
         n = self.start
         next_tick = n + PROGRESS_EVERY
@@ -112,9 +116,13 @@ class LineSource:
                 try:
                     if len(raw) > MAX_LINE and self._overlong(raw):   # documented limit
                         raise msgspec.DecodeError(TOO_LONG)
-                    ev = decode(raw)
-                    if not raw.isascii():  # msgspec skips unknown fields unchecked
-                        raw.decode("utf-8")
+                    got = fast(raw) if fast is not None else None
+                    if got is not None:
+                        ev = got   # an all-ASCII line: nothing left to check
+                    else:
+                        ev = decode(raw)
+                        if not raw.isascii():  # msgspec skips unknown fields unchecked
+                            raw.decode("utf-8")
                 except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as err:
                     if not raw.strip():
                         stats.empty += 1

@@ -1,0 +1,255 @@
+"""The edge's fast path decodes exactly as msgspec does, or leaves the line to it.
+
+The C decoder is part of the compiled build: in the pure-Python build these tests skip
+(``tests/test_compiled.py`` runs the suite against the compiled build too)."""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from bulkguard.events import EVENT_DECODER, MAX_ID, Block, ContactAdd, GroupJoin, Message
+from bulkguard.ingest import fastdecode
+from bulkguard.ingest.sources import LineSource, MemoryDeadLetters
+
+FAST = fastdecode.decoder()
+needs_fast = pytest.mark.skipif(FAST is None, reason="the C fast path is built with the compiled build")
+SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "sample"
+
+
+def same_as_msgspec(line: bytes) -> bool:
+    """The fast path's event is msgspec's (equal, and each field of the same type), or it
+    left the line to msgspec; True if it decoded it."""
+    assert FAST is not None
+    got = FAST(line)
+    if got is None:
+        return False
+    want = EVENT_DECODER.decode(line)   # raises if the fast path took a line msgspec refuses
+    assert type(got) is type(want) and got == want, (line, got, want)
+    for a, b in zip(msgspec.structs.astuple(got), msgspec.structs.astuple(want)):
+        assert type(a) is type(b), (line, a, b)
+        if isinstance(a, float):
+            assert math.copysign(1.0, a) == math.copysign(1.0, b)
+    assert line.isascii()   # what lets the source skip its UTF-8 check
+    return True
+
+
+def test_spec_follows_the_event_classes():
+    for cls in fastdecode.TYPES:
+        spec = fastdecode.spec_of(cls)
+        assert spec is not None, cls
+        tag, klass, fields = spec
+        assert klass is cls and tag == cls.__struct_config__.tag
+        assert tuple(f[0] for f in fields) == cls.__struct_fields__   # positional order
+        kinds = {f[0]: f[1] for f in fields}
+        assert kinds["ts"] == fastdecode.K_TS
+    kinds = {f[0]: (f[1], f[2], f[3]) for f in fastdecode.spec_of(Message)[2]}
+    assert kinds["sender"] == (fastdecode.K_ID, True, True)
+    assert kinds["digest"] == (fastdecode.K_STR, False, False)   # content: not interned
+    assert kinds["kind"][0] == fastdecode.K_LITERAL and kinds["size"][0] == fastdecode.K_COUNT
+
+
+def test_a_field_of_another_kind_leaves_the_type_to_msgspec():
+    class Odd(msgspec.Struct, tag_field="type", tag="odd"):
+        ts: float
+        ratio: Annotated[float, msgspec.Meta(ge=0.0)] = 0.5   # a bound msgspec must check
+
+    assert fastdecode.spec_of(Odd) is None
+
+
+@needs_fast
+def test_common_lines_decode_as_msgspec_does():
+    lines = [
+        b'{"type":"message","ts":1699920000.765,"sender":"u1","recipient":"u2","kind":"image",'
+        b'"size":323246,"digest":"ff4e3156ae109f23","typing_ms":0}\n',
+        b'{"type":"message","ts":5,"sender":"","group":"g1","forwarded":7}\r\n',
+        b'{ "type" : "message" , "ts" : -12.5 , "sender" : "a b" , "recipient" : "c" }',
+        b'{"type":"contact_add","ts":1.0,"account":"a","contact":"b"}',
+        b'{"type":"group_join","ts":2,"group":"g","member":"m","added_by":"x"}',
+        b'{"type":"block","ts":3.25,"blocker":"b","blocked":"a"}',
+        b'{"type":"message","ts":1,"recipient":"b","sender":"a"}',   # any field order
+        b'{"type":"message","ts":2,"sender":"a"}',                     # no target: the engine's call
+    ]
+    assert all(same_as_msgspec(x) for x in lines)
+
+
+@needs_fast
+@pytest.mark.parametrize("line", [
+    b'{"ts":1,"type":"message","sender":"a","recipient":"b"}',       # tag not first
+    b'{"type":"register","ts":1,"account":"a"}',                     # another type
+    b'{"type":"message","ts":1,"sender":"a","recipient":"b","x":1}',  # an unknown field
+    b'{"type":"message","ts":1,"sender":"a","sender":"b"}',          # a repeated one
+    b'{"type":"message","ts":1,"sender":"a\\u0062","recipient":"b"}',  # an escape
+    '{"type":"message","ts":1,"sender":"\u00e9","recipient":"b"}'.encode(),  # not ASCII
+    b'{"type":"message","ts":1e3,"sender":"a","recipient":"b"}',     # an exponent
+    b'{"type":"message","ts":-0,"sender":"a","recipient":"b"}',      # the sign of zero
+    b'{"type":"message","ts":01,"sender":"a","recipient":"b"}',      # not JSON
+    b'{"type":"message","ts":1,"sender":"a","recipient":null}',      # null
+    b'{"type":"message","ts":1,"sender":"a","kind":"hologram"}',     # not a kind
+    b'{"type":"message","ts":1,"sender":"a","size":-1}',             # negative count
+    b'{"type":"message","ts":1,"sender":"a","size":1.0}',            # a float count
+    b'{"type":"message","ts":1,"recipient":"b"}',                    # sender missing
+    b'{"type":"message","ts":1,"sender":"a"} x',                     # trailing characters
+    b'{"type":"message","ts":1,"sender":"' + b"a" * (MAX_ID + 1) + b'"}',   # over the limit
+    b'{"type":"message","ts":123456789012345678,"sender":"a"}',      # over 2**53 as digits
+])
+def test_other_lines_are_left_to_msgspec(line):
+    assert FAST(line) is None
+
+
+@needs_fast
+def test_sample_lines_decode_as_msgspec_does():
+    for name in ("events.jsonl", "bad.jsonl"):
+        path = SAMPLE / name
+        if path.exists():
+            for line in path.read_bytes().splitlines(keepends=True):
+                same_as_msgspec(line)
+
+
+@needs_fast
+def test_names_are_interned_and_the_cache_is_only_a_cache():
+    from bulkguard.ingest._fastdecode import Decoder
+    small = Decoder(tuple(fastdecode.spec_of(c) for c in fastdecode.TYPES), MAX_ID, 4)
+    names = [f"user{i}" for i in range(200)]
+    first = {}
+    for rnd in range(3):
+        for i, n in enumerate(names):
+            line = json.dumps({"type": "message", "ts": i, "sender": n,
+                               "recipient": names[-i]}).encode()
+            ev = small.decode(line)
+            assert ev == EVENT_DECODER.decode(line)
+            first.setdefault(n, ev.sender)
+    hits, misses = small.stats()
+    assert hits + misses == 3 * 200 * 2 and misses > 0   # 16 slots: names were evicted
+    a = FAST(b'{"type":"block","ts":1,"blocker":"repeated-name","blocked":"x"}')
+    b = FAST(b'{"type":"message","ts":2,"sender":"repeated-name","recipient":"x"}')
+    assert a.blocker is b.sender and a.blocked is b.recipient   # one object per name
+
+
+def test_line_source_gives_the_same_events_with_and_without_the_fast_path(monkeypatch):
+    lines = [b'{"type":"message","ts":1,"sender":"a","recipient":"b"}\n',
+             b'{"type":"message","ts":2,"sender":"a","recipient":"b","x":"\xc3\xa9"}\n',
+             b'{"type":"message","ts":3,"sender":"a","recipient":"b","x":"\xff"}\n',
+             b'\xef\xbb\xbf{"type":"block","ts":4,"blocker":"b","blocked":"a"}\n',
+             b"\n", b'{"type":"teleport","ts":1}\n']
+    runs = []
+    for fast in (FAST, None):
+        monkeypatch.setattr(fastdecode, "_decode", fast)
+        monkeypatch.setattr(fastdecode, "_made", True)
+        dead = MemoryDeadLetters()
+        src = LineSource(lines, dead)
+        runs.append((list(src), dead.letters, src.stats.summary()))
+    assert runs[0] == runs[1]
+    assert [n for n, _ in runs[0][0]] == [1, 2]   # line 3 is not UTF-8; a BOM only on line 1
+    assert len(runs[0][1]) == 3
+
+
+# -- hypothesis: any line the fast path takes, msgspec decodes to the same event ----------
+FIELDS = {
+    "message": ["ts", "sender", "recipient", "group", "kind", "size", "forwarded", "digest",
+                "template", "typing_ms"],
+    "contact_add": ["ts", "account", "contact"],
+    "group_join": ["ts", "group", "member", "added_by"],
+    "block": ["ts", "blocker", "blocked"],
+    "register": ["ts", "account"],
+}
+ws = st.sampled_from(["", "", "", " ", "\t", "\n ", "\r\n"])
+plain = st.text(alphabet=string.ascii_letters + string.digits + "-_.:@ ", max_size=12)
+odd_text = st.text(max_size=6)   # escapes, controls, non-ASCII: json.dumps makes them valid
+number = st.one_of(
+    st.integers(-10**20, 10**20).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.tuples(st.integers(0, 10**17), st.integers(0, 10**6)).map(lambda t: f"{t[0]}.{t[1]:06d}"),
+    st.sampled_from(["-0", "0", "0.0", "-0.0", "1e5", "1E-3", "01", "1.", ".5", "2.50"]),
+)
+value = st.one_of(
+    plain.map(json.dumps), odd_text.map(json.dumps), number,
+    st.sampled_from(['"text"', '"link"', '"image"', '"hologram"', "null", "true", "[]",
+                     '{"a":1}', '"' + "x" * MAX_ID + '"', '"' + "x" * (MAX_ID + 1) + '"']),
+)
+
+
+@st.composite
+def lines(draw: st.DrawFn) -> bytes:
+    tag = draw(st.sampled_from(sorted(FIELDS)))
+    keys = draw(st.lists(st.sampled_from(FIELDS[tag] + ["x", "type", "Sender"]), max_size=10))
+    if draw(st.booleans()):   # mostly well-formed: the fields the type needs
+        keys = FIELDS[tag][:2 if tag == "message" else 3] + keys
+    pairs = [("type", json.dumps(tag))] if draw(st.integers(0, 9)) else []
+    pairs += [(k, draw(value)) for k in keys]
+    w = draw(ws)
+    body = ",".join(f"{draw(ws)}{json.dumps(k)}{w}:{draw(ws)}{v}{draw(ws)}" for k, v in pairs)
+    return (draw(ws) + "{" + body + "}" + draw(st.sampled_from(["", "\n", "\r\n", " x"]))).encode()
+
+
+KINDS = ["text", "image", "video", "audio", "document", "link", "other"]
+
+
+@st.composite
+def plain_lines(draw: st.DrawFn) -> bytes:
+    """Lines mostly of the shape the fast path takes: right types, any order, any spacing,
+    now and then one value of another kind."""
+    tag = draw(st.sampled_from(["message", "contact_add", "group_join", "block"]))
+    fields = FIELDS[tag]
+    required = fields[:2] if tag == "message" else fields[:3]
+    optional = draw(st.lists(st.sampled_from(fields[1:]), unique=True))
+    keys = list(dict.fromkeys(required + optional))
+    if draw(st.booleans()):
+        keys = draw(st.permutations(keys))
+    ts = st.one_of(st.integers(-10**16, 10**16).map(str),
+                   st.tuples(st.integers(-10**10, 10**10), st.integers(0, 10**6),
+                             st.integers(1, 7)).map(lambda t: f"{t[0]}.{t[1]:0{t[2]}d}"))
+    count = st.integers(0, 10**18).map(str)
+    name = st.one_of(plain, st.sampled_from(["u1", "u2", "g", ""]))
+    pairs = []
+    for k in keys:
+        if draw(st.integers(0, 29)) == 0:
+            v = draw(value)   # the odd one out
+        elif k == "ts":
+            v = draw(ts)
+        elif k in ("size", "forwarded", "typing_ms"):
+            v = draw(count)
+        elif k == "kind":
+            v = json.dumps(draw(st.sampled_from(KINDS)))
+        else:
+            v = json.dumps(draw(name))
+        pairs.append((k, v))
+    body = ",".join(f"{draw(ws)}{json.dumps(k)}{draw(ws)}:{draw(ws)}{v}" for k, v in pairs)
+    head = f'{draw(ws)}"type"{draw(ws)}:{draw(ws)}"{tag}"'
+    return ("{" + head + ("," if body else "") + body + draw(ws) + "}"
+            + draw(st.sampled_from(["", "\n", "\r\n"]))).encode()
+
+
+@needs_fast
+@settings(max_examples=3000, deadline=None)
+@given(plain_lines())
+def test_fast_path_decodes_plain_lines_as_msgspec_does(line):
+    same_as_msgspec(line)
+
+
+@needs_fast
+@settings(max_examples=3000, deadline=None)
+@given(lines())
+@example(b'{"type":"message","ts":0.1,"sender":"a"}')
+@example(b'{"type":"message","ts":9007199254740993,"sender":"a"}')
+def test_fast_path_agrees_with_msgspec(line):
+    same_as_msgspec(line)
+
+
+@needs_fast
+@settings(max_examples=2000, deadline=None)
+@given(st.integers(0, 2**53), st.integers(0, 22), st.booleans())
+def test_timestamps_round_as_msgspec_does(mantissa, frac, neg):
+    digits = str(mantissa).rjust(frac + 1, "0")
+    text = ("-" if neg else "") + (digits[:-frac] + "." + digits[-frac:] if frac else digits)
+    same_as_msgspec(b'{"type":"block","ts":' + text.encode() + b',"blocker":"b","blocked":"a"}')
+
+
