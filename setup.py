@@ -96,6 +96,9 @@ if BUILDING:
             # the pair graph's flat table (bulkguard.state.pairtable uses a dict without it)
             ext_modules.append(Extension("bulkguard.state._pairtable",
                                          ["src/bulkguard/state/_pairtable.c"]))
+            # the identity map as a flat table (bulkguard.state.idmap uses a dict without it)
+            ext_modules.append(Extension("bulkguard.state._idmap",
+                                         ["src/bulkguard/state/_idmap.c"]))
             # the edge's fast path: plain event lines decoded in C, names interned
             ext_modules.append(Extension("bulkguard.ingest._fastdecode",
                                          ["src/bulkguard/ingest/_fastdecode.c"]))

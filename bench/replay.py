@@ -119,7 +119,8 @@ def state_bytes(engine) -> tuple[float, float, float]:
     else:   # the flat C table (bulkguard.state.pairtable): its slots are all it holds
         per_pair = sys.getsizeof(pairs) / max(1, len(pairs))
     ids = engine.world.ids
-    id_bytes = sys.getsizeof(ids) + sum(sys.getsizeof(k) + 32 for k in list(ids)[:20000]) * len(ids) / max(1, min(len(ids), 20000))
+    boxed = 32 if isinstance(ids, dict) else 0   # the C identity map keeps ids unboxed in its slots
+    id_bytes = sys.getsizeof(ids) + sum(sys.getsizeof(k) + boxed for k in list(ids)[:20000]) * len(ids) / max(1, min(len(ids), 20000))
     total = per_acct * len(accts) + per_pair * len(pairs) + id_bytes + sys.getsizeof(engine.world.accounts)
     return per_acct, per_pair, total / max(1, len(accts))
 

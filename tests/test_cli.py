@@ -82,6 +82,25 @@ def test_out_dash_writes_decisions_to_stdout(sample_events, tmp_path, check_deci
     check_decisions(sample_events, tmp_path / "d.jsonl")
 
 
+def test_the_command_ends_at_once_with_everything_written(sample_events, tmp_path, capsys):
+    """``bulkguard replay`` (``cli.entry``) ends the process as soon as replay returns,
+    without the interpreter's teardown: decisions, scores and the summary are all out, the
+    same as an in-process run's, and errors keep their exit code."""
+    cmd = [sys.executable, "-m", "bulkguard", "replay", str(sample_events)]
+    p = subprocess.run([*cmd, "--out", str(tmp_path / "a.jsonl"), "--scores",
+                        str(tmp_path / "a.scores")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "read 60 lines: 60 accepted" in p.stdout and "families seen" in p.stdout
+    assert main(["replay", str(sample_events), "--out", str(tmp_path / "b.jsonl"), "--scores",
+                 str(tmp_path / "b.scores"), "--quiet"]) == 0
+    capsys.readouterr()
+    for ext in ("jsonl", "scores"):
+        assert (tmp_path / f"a.{ext}").read_bytes() == (tmp_path / f"b.{ext}").read_bytes()
+    p = subprocess.run([*cmd[:-1], str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "c")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "events file not found" in p.stderr
+
+
 def test_usage_errors():
     with pytest.raises(SystemExit) as ei:
         build_parser().parse_args(["replay", "x.jsonl"])   # --out is required

@@ -2,6 +2,6 @@
 
 import sys
 
-from bulkguard.cli import main
+from bulkguard.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

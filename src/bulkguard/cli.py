@@ -4,9 +4,12 @@ imported only when that subcommand runs, so the CLI starts fast."""
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 
 def _lazy(target: str):
@@ -147,21 +150,49 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, exit_now: bool = False) -> int:
+    """Run one command; its exit code. ``exit_now`` (the ``bulkguard`` command itself, not
+    a caller in the same process): a replay runs without the cyclic garbage collector and
+    ends the process as soon as its outputs are closed (see :func:`entry`)."""
     args = build_parser().parse_args(argv)
     if args.command in ("replay", "demo", "serve"):
         from bulkguard.build_info import fallback_warning
         warning = fallback_warning()
         if warning:
             print(warning, file=sys.stderr)
+    fast = exit_now and args.command == "replay"
+    if fast:
+        gc.disable()   # loading makes garbage, the engine's state no cycles: nothing to find
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        code = 130
     except BrokenPipeError:
-        return 0
+        code = 0
+    if fast:
+        _exit(code)
+    return code
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process now. Replay has closed (and flushed) every output when it returns;
+    what is left is the interpreter's teardown, which frees the whole state object by
+    object (about 3% of a replay of a million events) and would change nothing on disk.
+    Standard output and error are flushed first (a failed flush exits 120, as Python does)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            code = code or 120
+    os._exit(code)
+
+
+def entry() -> int:
+    """The ``bulkguard`` command and ``python -m bulkguard``."""
+    return main(exit_now=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

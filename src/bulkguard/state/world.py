@@ -18,6 +18,7 @@ from bulkguard.events import (
 )
 from bulkguard.state.account import I32_MAX, Account, sat
 from bulkguard.state.countries import phone_country
+from bulkguard.state.idmap import from_names, new_map
 from bulkguard.state.pairtable import from_items, new_table
 from bulkguard.state.windows import DAY, HOUR, MINUTE, BucketCounter
 
@@ -205,7 +206,9 @@ class World:
 
     def __init__(self) -> None:
         self.now = 0.0
-        self.ids: dict[str, int] = {}
+        # name -> id; a name it does not hold reads as -1 (a flat C table in the compiled
+        # build, a dict otherwise: bulkguard.state.idmap)
+        self.ids: Any = new_map()
         self.names: list[str] = []
         self.accounts: dict[str, Account] = {}
         # the same records by id (None: no record): a message finds both its accounts with
@@ -233,8 +236,8 @@ class World:
 
     # -- identities -------------------------------------------------------------------
     def id_of(self, name: str) -> int:
-        i = self.ids.get(name)
-        if i is None:
+        i: int = self.ids[name]
+        if i < 0:
             i = self.ids[name] = len(self.names)
             self.names.append(name)
             self.by_id.append(None)
@@ -272,8 +275,8 @@ class World:
         """``on_message`` on the message's fields (the engine unpacks them in one call)."""
         now = self.now
         by_id = self.by_id
-        sid = self.ids.get(sender)
-        a = by_id[sid] if sid is not None else None
+        sid: int = self.ids[sender]
+        a = by_id[sid] if sid >= 0 else None
         if a is None:
             a = self.account(sender)
         if math.floor(now) // MINUTE != a.bm:
@@ -293,8 +296,8 @@ class World:
         chatting = False
         if r is not None:
             pairs = self.pairs
-            rid = self.ids.get(r)
-            if rid is None:
+            rid: int = self.ids[r]
+            if rid < 0:
                 rid = self.id_of(r)
             aid = a.id
             if aid < rid:
@@ -795,6 +798,6 @@ class World:
                 a.piled_on = [new_of[m] for m in a.piled_on]
         self.renumbered = new_of   # old id -> new id (-1: dropped), for ids kept elsewhere
         self.names = kept
-        self.ids = {name: i for i, name in enumerate(kept)}
+        self.ids = from_names(kept)
         self.by_id = by_id
         return unused

@@ -62,6 +62,7 @@ from bulkguard.policy.forwarding import ForwardLimiter
 from bulkguard.state.account import _FIELDS as ACCOUNT_FIELDS
 from bulkguard.state.account import _I32 as ACCOUNT_I32
 from bulkguard.state.account import I32_MAX, Account
+from bulkguard.state.idmap import from_names
 from bulkguard.state.pairtable import from_items
 from bulkguard.state.windows import BucketCounter
 from bulkguard.state.world import Cluster, Family, World
@@ -484,7 +485,7 @@ def _load_world(d: object, version: int = VERSION) -> World:
     names = d["names"]  # type: ignore[index]
     _need(type(names) is list and all(type(n) is str for n in names), "names")
     w.names = names
-    w.ids = {n: i for i, n in enumerate(names)}
+    w.ids = from_names(names)   # the kind of identity map this build uses
     _need(len(w.ids) == len(names), "names unique")
     w.by_id = [None] * len(names)
     seen: set[tuple[type, ...]] = set()
