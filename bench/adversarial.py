@@ -35,13 +35,17 @@ STOP = {"challenge", "suspend", "ban"}
 MAX = 50
 
 
-def run(lines: list[bytes], d: Path, name: str, window: float | None = None) -> list[dict]:
+def run(lines: list[bytes], d: Path, name: str, window: float | None = None,
+        max_window: float | None = None) -> list[dict]:
     d.mkdir(parents=True, exist_ok=True)
     ev = attacks.write(d / f"{name}.jsonl", lines)
     out = d / f"{name}.decisions.jsonl"
     kw = {}
-    if window is not None and "window" in inspect.signature(replay).parameters:
+    params = inspect.signature(replay).parameters
+    if window is not None and "window" in params:
         kw["window"] = window
+    if max_window is not None and "max_window" in params:
+        kw["max_window"] = max_window
     replay(ev, str(out), **kw)
     return [json.loads(x) for x in out.read_bytes().splitlines()]
 
@@ -96,8 +100,9 @@ def clock_rows(d: Path, accounts: int, days: float, seed: int) -> list[str]:
     lines = (sd / "events.jsonl").read_bytes().splitlines(keepends=True)
     labels = str(sd / "labels.jsonl")
 
-    def measure(name: str, ls: list[bytes], window: float | None = None) -> tuple[list[dict], object]:
-        decs = run(ls, d, name, window)
+    def measure(name: str, ls: list[bytes], window: float | None = None,
+                max_window: float | None = None) -> tuple[list[dict], object]:
+        decs = run(ls, d, name, window, max_window)
         m = evaluate(str(d / f"{name}.jsonl"), labels, str(d / f"{name}.decisions.jsonl"))
         return decs, m
 
@@ -128,14 +133,31 @@ def clock_rows(d: Path, accounts: int, days: float, seed: int) -> list[str]:
                       ("one event with ts in milliseconds", {"scale": 1000.0})):
         decs, m = measure(label.replace(" ", "_"), attacks.poison(lines, mid, **kw))
         out.append(row(label, decs, m, skip=sender))
+    # a burst far ahead from one account, in a stream delivered up to 60 s late: had it
+    # moved stream time, the window would hold nothing after it
+    j60 = attacks.jitter(lines, 60.0, seed)
+    jmid = j60.index(lines[mid])
+    for n in (8, 50):
+        e = json.loads(lines[mid])
+        burst = [json.dumps(dict(e, ts=e["ts"] + 365 * 86_400 + k, recipient=f"x{k}"),
+                            separators=(",", ":")).encode() + b"\n" for k in range(n)]
+        label = f"{n} consecutive events a year ahead from one sender, in 60 s of jitter"
+        decs, m = measure(f"burst{n}", j60[:jmid] + burst + j60[jmid:])
+        out.append(row(label, decs, m, skip=sender))
     j600 = attacks.jitter(lines, 600.0, seed)
-    for label, ls, window in (("jitter 60 s", attacks.jitter(lines, 60.0, seed), None),
-                              ("jitter 600 s", j600, None),
-                              ("jitter 600 s, --window 600", j600, 600.0),
-                              ("full shuffle", attacks.shuffle(lines, seed), None)):
-        if window is not None and "window" not in inspect.signature(replay).parameters:
+    params = inspect.signature(replay).parameters
+    for label, ls, window, cap in (("jitter 60 s", attacks.jitter(lines, 60.0, seed), None, None),
+                                   ("jitter 600 s (default)", j600, None, None),
+                                   ("jitter 600 s, fixed 60 s window", j600, None, 60.0),
+                                   ("jitter 600 s, --window 600", j600, 600.0, None),
+                                   ("jitter 1200 s (default)", attacks.jitter(lines, 1200.0, seed),
+                                    None, None),
+                                   ("full shuffle", attacks.shuffle(lines, seed), None, None)):
+        if (window is not None and "window" not in params) or \
+                (cap is not None and "max_window" not in params):
             continue
-        decs, m = measure(label.replace(" ", "_").replace(",", ""), ls, window)
+        name = label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "")
+        decs, m = measure(name, ls, window, cap)
         out.append(row(label, decs, m))
     return out
 

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--window", type=float, default=60.0, metavar="S",
                    help="reorder window: events up to S seconds late are applied in ts order "
                         "(0..3600, default 60; see docs/time.md)")
+    r.add_argument("--max-window", type=float, default=None, metavar="S",
+                   help="the reorder window grows up to S seconds while events arrive later "
+                        "than --window (default 900; equal to --window: a fixed window)")
     r.add_argument("--max-ahead", type=float, default=3600.0, metavar="S",
                    help="an event more than S seconds ahead of the stream's time is held until "
                         "later events confirm it, else dead-lettered (default 3600)")

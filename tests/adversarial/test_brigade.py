@@ -4,6 +4,8 @@ started or sustained the conversation."""
 
 from __future__ import annotations
 
+import pytest
+
 from bulkguard.engine import Engine
 from bulkguard.events import Message, Report
 from bulkguard.sim import attacks
@@ -13,6 +15,21 @@ def test_fifty_partners_answered_once_do_not_stop_an_established_victim(tmp_path
     events, who = attacks.brigade(seed=3, n=50)
     decs = attacks.replay_lines(attacks.lines_of(events), tmp_path / "events.jsonl")
     assert who["victim"] not in attacks.stopped(decs)
+
+
+@pytest.mark.parametrize("n", [5, 20, 50])
+@pytest.mark.parametrize("friends", [3, 5])
+def test_no_action_at_all_not_even_a_throttle(tmp_path, monkeypatch, n, friends):
+    """The goal of issue 15, throttle included: an account with two-way chats with three
+    people (the least that counts as established) answered each brigade member once; its
+    replies to people who wrote first are not outreach (no unanswered chats, no strangers),
+    so neither the reply rules nor the reports and blocks move it."""
+    made = attacks.established_victim
+    monkeypatch.setattr(attacks, "established_victim",
+                        lambda rng, kind, register=True: made(rng, kind, register, friends))
+    events, who = attacks.brigade(seed=40 + n, n=n)
+    decs = attacks.replay_lines(attacks.lines_of(events), tmp_path / "events.jsonl")
+    assert [d for d in decs if d["account"] == who["victim"]] == []
 
 
 def _partner_reports(sequence: list[tuple[str, str]]) -> int:

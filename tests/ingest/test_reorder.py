@@ -216,3 +216,101 @@ def test_resume_with_events_held_by_the_window_is_byte_identical(tmp_path):
     r = replay(str(grow), str(out), state_dir=str(tmp_path / "st"), checkpoint_every=100)
     assert r.resumed_from == cut
     assert out.read_bytes() == whole.read_bytes()
+
+
+# -- the window grows toward the lateness it sees ---------------------------------------------
+
+def _jittered(rng: random.Random, n: int, seconds: float, rate: float = 1.0) -> list[float]:
+    ts = sorted_stream(rng, n, rate)
+    return sorted(ts, key=lambda t: t + rng.uniform(0, seconds))
+
+
+def test_the_window_grows_to_the_lateness_it_sees_and_no_further_than_its_cap():
+    """600 s of jitter with the default 60 s window: after the first few late events the
+    window covers the lateness, and almost nothing more comes late."""
+    stage: Reorder[int] = Reorder()
+    out, dead = run(stage, _jittered(random.Random(11), 20_000, 600.0))
+    assert dead == [] and sorted(out) == list(range(20_000))
+    assert 600.0 <= stage.widest <= 900.0
+    assert stage.late < 20_000 * 0.005
+    fixed: Reorder[int] = Reorder(max_window=60.0)   # a fixed window: a tenth come late
+    run(fixed, _jittered(random.Random(11), 20_000, 600.0))
+    assert fixed.widest == 60.0 and fixed.late > 20_000 * 0.05
+    capped: Reorder[int] = Reorder(max_window=300.0)
+    run(capped, _jittered(random.Random(11), 20_000, 3000.0))
+    assert capped.widest == 300.0
+
+
+def test_two_very_late_events_do_not_widen_the_window():
+    """Like the clock: the third largest lateness counts, so one or two events from a
+    broken producer do not make everyone's decisions wait."""
+    ts = sorted_stream(random.Random(12), 3000)
+    stream = ts[:1000] + [ts[0], ts[1]] + ts[1000:]
+    stage: Reorder[int] = Reorder()
+    run(stage, stream)
+    assert stage.late == 2 and stage.widest == 60.0
+    three = ts[:1000] + [ts[0], ts[1], ts[2]] + ts[1000:]
+    grown: Reorder[int] = Reorder()
+    run(grown, three)
+    assert grown.late == 3 and grown.widest == 900.0   # ~1000 s late: up to the cap
+
+
+def test_the_window_shrinks_back_once_events_stop_coming_late():
+    rng = random.Random(13)
+    ts = sorted_stream(rng, 8000)             # about two hours and a quarter
+    late = sorted(ts[:3000], key=lambda t: t + rng.uniform(0, 400))
+    stream = late + ts[3000:] + [ts[-1] + 1 + i for i in range(10_000)]   # then 3 h in order
+    stage: Reorder[int] = Reorder()
+    out, _ = run(stage, stream)
+    assert stage.widest >= 400.0 and stage.window == 60.0 and stage.late < 100   # while it grew
+    assert sorted(out) == list(range(len(stream)))
+
+
+def test_a_fixed_window_and_no_window_do_not_grow():
+    stage: Reorder[int] = Reorder(window=0.0)
+    run(stage, _jittered(random.Random(14), 2000, 600.0))
+    assert stage.widest == 0.0 and stage.cap == 0.0
+    with pytest.raises(ValueError):
+        Reorder(window=0.0, max_window=60.0)
+    with pytest.raises(ValueError):
+        Reorder(window=60.0, max_window=30.0)
+
+
+# -- a jump of the clock needs several accounts ----------------------------------------------
+
+def _actors(stage: Reorder[str], stream: list[tuple[float, str]]) -> tuple[list[int], list[int]]:
+    out: list[int] = []
+    dead: list[int] = []
+    for i, (t, who) in enumerate(stream):
+        stage.push(i + 1, t, who, b"")
+        out.extend(e[1] for e in stage.ready)
+        dead.extend(d[1] for d in stage.dead)
+        stage.ready.clear()
+        stage.dead.clear()
+    stage.flush()
+    out.extend(e[1] for e in stage.ready)
+    dead.extend(d[1] for d in stage.dead)
+    return out, dead
+
+
+def test_a_burst_from_one_account_never_confirms_itself():
+    """Fifty consecutive far-future events from one sender (or two) stay suspects: the clock
+    does not move, and they are dead-lettered once in-time events follow."""
+    ts = sorted_stream(random.Random(15), 200)
+    for senders in (["mallory"], ["mallory", "mallet"]):
+        stream = [(t, f"u{i % 7}") for i, t in enumerate(ts[:100])]
+        stream += [(ts[99] + 86_400 + k, senders[k % len(senders)]) for k in range(50)]
+        stream += [(t, f"u{i % 7}") for i, t in enumerate(ts[100:])]
+        stage: Reorder[str] = Reorder(actor_of=lambda who: who)
+        out, dead = _actors(stage, stream)
+        assert stage.jumps == 0 and dead == list(range(101, 151))
+        assert stage.clock < ts[-1] + 1
+
+
+def test_a_real_gap_from_several_accounts_is_confirmed():
+    ts = sorted_stream(random.Random(16), 100)
+    later = [(ts[-1] + 86_400 + 60 * k, f"u{k % 4}") for k in range(20)]
+    stage: Reorder[str] = Reorder(actor_of=lambda who: who)
+    out, dead = _actors(stage, [(t, f"u{i % 5}") for i, t in enumerate(ts)] + later)
+    assert dead == [] and stage.jumps == 1 and len(out) == 120
+    assert stage.clock >= later[0][0]

@@ -380,3 +380,32 @@ def test_compliant_business_is_never_refused(plan):
             ev = Message(ts=now, sender="b", recipient=cust_id, template=tmpl)
             assert lane.check_message(ev, now) is None
     assert lane.violations("b") == 0
+
+
+# -- late messages (beyond the reorder window) are judged at their own time --------------------
+
+def test_a_late_reply_is_judged_at_its_own_time():
+    """A reply written inside the customer-service window but delivered after the clock
+    passed its end is not refused for its lateness; one written after the end is."""
+    lane = make_lane()
+    lane.check_message(Message(ts=T0 + 10, sender="ann", recipient="shop"), T0 + 10)
+    now = T0 + 10 + D + 500          # the stream moved on; the replies below come late
+    assert lane.check_message(Message(ts=T0 + 10 + D - 5, sender="shop", recipient="ann"),
+                              now) is None
+    assert lane.check_message(Message(ts=T0 + 10 + D + 1, sender="shop", recipient="ann"),
+                              now) == NO_OPTIN
+    assert lane.violations("shop") == 1
+
+
+def test_a_late_customer_message_opens_the_window_from_its_own_time():
+    lane = make_lane()
+    lane.check_message(Message(ts=T0 + 100, sender="ann", recipient="shop"), T0 + 700)
+    assert lane.window_open("shop", "ann", T0 + 100 + D - 1)
+    assert not lane.window_open("shop", "ann", T0 + 100 + D + 1)
+    # a later message reset it; an older one delivered after it does not shorten it
+    lane.check_message(Message(ts=T0 + 5000, sender="ann", recipient="shop"), T0 + 5000)
+    lane.check_message(Message(ts=T0 + 4000, sender="ann", recipient="shop"), T0 + 5100)
+    assert lane.window_open("shop", "ann", T0 + 5000 + D - 1)
+    # in order, nothing changes: the window opens at the clock, which is the message's ts
+    lane.check_message(Message(ts=T0 + 9000, sender="bob", recipient="shop"), T0 + 9000)
+    assert lane.biz["shop"].windows["bob"] == T0 + 9000

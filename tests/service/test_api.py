@@ -41,6 +41,9 @@ def test_keys_scopes_401_403(client: TestClient, keys: Keys) -> None:
     assert client.post("/v1/events", content=ev, headers=keys.h(keys.review)).status_code == 403
     assert client.post("/v1/events", content=ev, headers=keys.h(keys.ingest)).status_code == 200
     assert client.post("/v1/events", content=ev, headers=keys.h(keys.admin)).status_code == 200
+    # a third event: stream time starts at the median of the first three (docs/time.md)
+    assert client.post("/v1/events", content=ev.replace(b'"ts":1', b'"ts":2'),
+                       headers=keys.h(keys.admin)).status_code == 200
     assert client.get("/v1/accounts/a", headers=keys.h(keys.ingest)).status_code == 403
     assert client.get("/v1/accounts/a", headers=keys.h(keys.review)).status_code == 200
     assert client.get("/metrics", headers=keys.h(keys.ingest)).status_code == 200
@@ -200,6 +203,8 @@ def test_review_explain_action_statements(client: TestClient, keys: Keys,
     _post_ndjson(client, keys.ingest, [
         b'{"type":"register","ts":1700000000,"account":"acct-7f3e","ip":"192.0.2.1"}',
         b'{"type":"contact_sync","ts":1700000001,"account":"acct-7f3e","numbers":5000,"matched":40}',
+        # a third event: stream time starts at the median of the first three (docs/time.md)
+        b'{"type":"register","ts":1700000001,"account":"acct-9a01","ip":"192.0.2.2"}',
     ])
     rh = keys.h(keys.review)
     view = client.get("/v1/accounts/acct-7f3e", headers=rh).json()
@@ -220,7 +225,7 @@ def test_review_explain_action_statements(client: TestClient, keys: Keys,
     # yet), the reviewer's note and the versions ride along
     d = r.json()["decisions"][0]
     v = runtime.adapter.versions
-    assert d == {"line": 4, "ts": 1700000001.0, "account": "acct-7f3e", "action": "reinstate",
+    assert d == {"line": 5, "ts": 1700000001.0, "account": "acct-7f3e", "action": "reinstate",
                  "score": 0.0, "reasons": ["REVIEWER_REINSTATE"], "note": "appeal ok",
                  "rules": v.rules, "model": v.model, "engine": d["engine"]}
     acts = runtime.db.reviewer_actions_of("acct-7f3e")

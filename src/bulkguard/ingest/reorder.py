@@ -9,18 +9,22 @@ more than ``max_ahead`` seconds ahead of stream time is held as a *suspect*:
 
 * a ``ts`` that is the stream time in milliseconds, microseconds or nanoseconds is
   dead-lettered at once, with the unit named in the reason;
-* otherwise it waits: if ``confirm`` consecutive events all arrive that far ahead, the
-  stream really moved on (a quiet night, a paused producer) and they are accepted;
+* otherwise it waits: if ``confirm`` consecutive events all arrive that far ahead, from
+  ``confirm_actors`` different accounts (a burst from one account never confirms itself),
+  the stream really moved on (a quiet night, a paused producer) and they are accepted;
   once ``confirm`` in-time events have arrived after it, it is dead-lettered with the
   reason ``ts too far ahead of the stream``. So is a suspect still waiting when the
   input ends.
 
 **A reorder window** (a watermark). Accepted events wait until stream time has
 passed their ``ts`` by ``window`` seconds, and leave in ``(ts, line)`` order: ties keep
-file order. With ``window`` 0 they are not reordered: each leaves as it comes. A stream whose events arrive up to ``window`` seconds late is applied exactly
-as its sorted version would be. An event that arrives after later events were already
-released is *late*: it is released at once and counted (the engine treats it as
-happening at its clock, which never goes back).
+file order. With ``window`` 0 they are not reordered: each leaves as it comes. A stream
+whose events arrive up to ``window`` seconds late is applied exactly as its sorted version
+would be. The window grows toward the lateness seen (1.25 times the third largest of the
+last one to two hours of stream time) up to ``max_window``, and shrinks back when events
+stop coming late. An event that arrives after later events were already released is
+*late*: it is released at once and counted (the engine applies it at its clock, which
+never goes back; the business lane judges it at its own ``ts``).
 
 The stage knows nothing about event types: it takes a line number, a ``ts``, the event
 and its raw bytes (kept for a dead letter), and hands back what is ready, so a file
@@ -47,8 +51,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 import msgspec
+from msgspec.structs import astuple
 
-from bulkguard.events import Message, target_error
+from bulkguard.events import (
+    AppealGranted, ChallengePassed, Message, ReviewerAction, target_error,
+)
 
 if TYPE_CHECKING:
     from bulkguard.ingest.sources import LineSource
@@ -60,10 +67,16 @@ DEFAULT_WINDOW: Final = 60.0        # seconds of event time an event may arrive 
 MAX_WINDOW: Final = 3600.0          # the contract's bound on a reorder window
 DEFAULT_MAX_AHEAD: Final = 3600.0   # seconds ahead of stream time before an event must be confirmed
 DEFAULT_CONFIRM: Final = 8          # consecutive far-ahead events that confirm a jump of the stream
+DEFAULT_CONFIRM_ACTORS: Final = 3   # ... coming from at least this many different accounts
+MAX_SUSPECTS: Final = 65_536        # suspects held at most (the oldest is refused beyond)
+DEFAULT_MAX_WINDOW: Final = 900.0   # the window grows up to this when events come later
+GROWTH_MARGIN: Final = 1.25         # the window grows to this times the observed lateness
+LATENESS_PERIOD: Final = 3600.0     # lateness is remembered for one to two such periods
 UNIT_SLACK: Final = 86_400.0        # ts / 1000 within a day of stream time: a ts in milliseconds
 UNITS: Final = ((1e3, "milliseconds"), (1e6, "microseconds"), (1e9, "nanoseconds"))
 NEG_INF: Final = -math.inf
 _MESSAGE: Final = Message
+_ASTUPLE: Final = astuple
 NO_RAW: Final = b""
 
 
@@ -73,20 +86,40 @@ class Reorder(Generic[E]):
     After each ``push`` (and after ``flush``) the caller takes ``ready`` (entries
     ``(ts, line, event, raw)`` in the order to apply them; ``raw`` is mostly empty) and
     ``dead`` (entries ``(ts, line, event, raw, reason)``) and clears both lists.
+
+    ``window`` is the reorder window's floor; it grows up to ``max_window`` (default 900 s;
+    equal to ``window``: a fixed window) when events arrive later than it. ``actor_of``
+    names who an event is from (an account); a jump of the clock must be confirmed by
+    suspects from ``confirm_actors`` different ones (without it, every event counts as
+    its own).
     """
 
     def __init__(self, window: float = DEFAULT_WINDOW, max_ahead: float = DEFAULT_MAX_AHEAD,
-                 confirm: int = DEFAULT_CONFIRM) -> None:
+                 confirm: int = DEFAULT_CONFIRM, max_window: float | None = None,
+                 confirm_actors: int = DEFAULT_CONFIRM_ACTORS,
+                 actor_of: Callable[[E], object] | None = None) -> None:
         if not 0.0 <= window <= MAX_WINDOW:
             raise ValueError(f"reorder window {window:g} s: must be between 0 and {MAX_WINDOW:g} s")
-        if not max_ahead >= window:
+        if max_window is None:
+            max_window = default_max_window(window)
+        if not window <= max_window <= MAX_WINDOW or (window == 0.0 and max_window > 0.0):
+            raise ValueError(f"max reorder window {max_window:g} s: must be between the "
+                             f"window ({window:g} s) and {MAX_WINDOW:g} s, and 0 when the "
+                             "window is 0")
+        if not max_ahead >= max_window:
             raise ValueError(f"max ahead {max_ahead:g} s: must be at least the reorder window "
-                             f"({window:g} s)")
+                             f"({max_window:g} s)")
         if confirm < 1:
             raise ValueError(f"confirm {confirm}: must be at least 1")
-        self.window = window
+        if confirm_actors < 1:
+            raise ValueError(f"confirm actors {confirm_actors}: must be at least 1")
+        self.window = window            # the window now: between base and cap
+        self.base = window
+        self.cap = max_window
         self.max_ahead = max_ahead
         self.confirm = confirm
+        self.confirm_actors = min(confirm_actors, confirm)
+        self.actor_of = actor_of
         self.ready: list[tuple[float, int, E, bytes]] = []
         self.dead: list[tuple[float, int, E, bytes, str]] = []
         # held events: those that came in order in a queue (no sorting needed), the others
@@ -103,6 +136,13 @@ class Reorder(Generic[E]):
         self.limit = math.inf           # clock + max_ahead: beyond it an event is a suspect
         self.mark = NEG_INF             # clock - window: events before it leave the heap
         self.released = NEG_INF         # ts of the last event released in order
+        # lateness: events more than ``base`` behind stream time (ts < ``watch``); the
+        # three largest delays of this period and the third of the one before
+        self.watch = NEG_INF
+        self.d1 = self.d2 = self.d3 = 0.0
+        self.p3 = 0.0
+        self.period_end = NEG_INF
+        self.widest = window            # the widest the window has been
         # suspects: [entry, in-time events seen since]; run: consecutive suspects
         self.suspects: list[tuple[tuple[float, int, E, bytes], list[int]]] = []
         self.run = 0
@@ -138,14 +178,95 @@ class Reorder(Generic[E]):
             return
         self.first = []
         med = sorted(x[0] for x in first)[1]
-        self.t1 = self.t2 = self.t3 = self.clock = med
-        self.limit = med + self.max_ahead
-        self.mark = med - self.window
+        self.t1 = self.t2 = self.t3 = med
+        self._advance(med)
         for x in first:
             if x[0] <= self.limit:
                 self._accept(x)
             else:
                 self._suspect(x)
+
+    def _advance(self, clock: float) -> None:
+        """Stream time moved on to ``clock``."""
+        self.clock = clock
+        self.limit = clock + self.max_ahead
+        self.watch = clock - self.base
+        if clock >= self.period_end:
+            self._new_period()
+        self.mark = clock - self.window
+
+    def _new_period(self) -> None:
+        """Forget the lateness of the period before last: the window shrinks back toward
+        ``base`` once events stop coming late (after one to two periods)."""
+        clock = self.clock
+        self.p3 = self.d3 if clock < self.period_end + LATENESS_PERIOD else 0.0
+        self.d1 = self.d2 = self.d3 = 0.0
+        self.period_end = clock + LATENESS_PERIOD
+        self._fit()
+
+    def _fit(self) -> None:
+        """The window: the third largest lateness of this period or the last one, with a
+        margin, between ``base`` and ``cap`` (the third: one or two events from a broken
+        producer do not widen it for everyone)."""
+        w = GROWTH_MARGIN * max(self.d3, self.p3)
+        w = min(self.cap, max(self.base, w))
+        self.window = w
+        if w > self.widest:
+            self.widest = w
+        self.mark = self.clock - w
+
+    def _delayed(self, d: float) -> None:
+        """An event ``d`` seconds behind stream time (more than ``base``)."""
+        if d <= self.d3:
+            return
+        if d > self.d2:
+            self.d3 = self.d2
+            if d > self.d1:
+                self.d2 = self.d1
+                self.d1 = d
+            else:
+                self.d2 = d
+        else:
+            self.d3 = d
+        if GROWTH_MARGIN * self.d3 > self.window and self.window < self.cap:
+            self._fit()
+
+    def push_now(self, line: int, ts: float, ev: E, raw: bytes) -> None:
+        """Take an event that must not wait (a person's decision: a reviewer's action, an
+        appeal): every held event up to its ``ts`` is released, in order, then it. On a
+        sorted stream that is exactly its place in the order; events that arrive after it
+        with an earlier ``ts`` are late. Before stream time exists, or far ahead of it, it
+        is taken as any other event."""
+        if self.clock == NEG_INF or ts > self.limit:
+            self.push(line, ts, ev, raw)
+            return
+        if self.suspects:
+            self._in_time()
+        self._see(ts)
+        if self.window != 0.0:
+            self._release(math.nextafter(ts, math.inf))
+        if ts < self.released:
+            self.late += 1
+        else:
+            self.released = ts
+        self.ready.append((ts, line, ev, NO_RAW))
+
+    def _see(self, ts: float) -> None:
+        """The clock and the lateness measure see ``ts``."""
+        if ts > self.t3:
+            if ts > self.t2:
+                self.t3 = self.t2
+                if ts > self.t1:
+                    self.t2 = self.t1
+                    self.t1 = ts
+                else:
+                    self.t2 = ts
+            else:
+                self.t3 = ts
+            if self.t3 > self.clock:
+                self._advance(self.t3)
+        elif ts < self.watch:
+            self._delayed(self.clock - ts)
 
     def _accept(self, e: tuple[float, int, E, bytes]) -> None:
         ts = e[0]
@@ -160,9 +281,9 @@ class Reorder(Generic[E]):
             else:
                 self.t3 = ts
             if self.t3 > self.clock:
-                self.clock = self.t3
-                self.limit = self.t3 + self.max_ahead
-                self.mark = self.t3 - self.window
+                self._advance(self.t3)
+        elif ts < self.watch:
+            self._delayed(self.clock - ts)
         if ts < self.released:
             self.late += 1   # its place in the order was passed: apply it now
             self.ready.append(e)
@@ -211,8 +332,27 @@ class Reorder(Generic[E]):
             return
         self.suspects.append((e, [0]))
         self.run += 1
-        if self.run >= self.confirm:
+        if self.run >= self.confirm and self._actors(self.run) >= self.confirm_actors:
             self._jump()
+        elif len(self.suspects) > MAX_SUSPECTS:
+            old, _ = self.suspects.pop(0)
+            self.run = min(self.run, len(self.suspects))
+            self._refute(old, f"not confirmed by events from {self.confirm_actors} different "
+                              f"accounts among the {MAX_SUSPECTS} held after it")
+
+    def _actors(self, n: int) -> int:
+        """How many different accounts the last ``n`` suspects came from (at most
+        ``confirm_actors``: counting stops there)."""
+        actor_of = self.actor_of
+        if actor_of is None:
+            return n
+        want = self.confirm_actors
+        seen: set[object] = set()
+        for e, _ in reversed(self.suspects[-n:]):
+            seen.add(actor_of(e[2]))
+            if len(seen) >= want:
+                break
+        return len(seen)
 
     def _in_time(self) -> None:
         """An in-time event arrived: every suspect is one event closer to being refuted."""
@@ -227,8 +367,9 @@ class Reorder(Generic[E]):
         self.suspects = keep
 
     def _jump(self) -> None:
-        """``confirm`` consecutive events far ahead: the stream moved on. Accept the run (in
-        ts order), then whatever older suspect the new stream time now covers."""
+        """``confirm`` consecutive events far ahead, from ``confirm_actors`` accounts: the
+        stream moved on. Accept the run (in ts order), then whatever older suspect the new
+        stream time now covers."""
         self.jumps += 1
         n = self.run
         self.run = 0
@@ -280,8 +421,41 @@ class Reorder(Generic[E]):
 
     def summary(self) -> str:
         """One line for the replay summary."""
-        return (f"reorder window {self.window:g} s: {self.late} late events, "
+        grew = f" (grew up to {self.widest:.0f} s)" if self.widest > self.base else ""
+        return (f"reorder window {self.base:g} s{grew}: {self.late} late events, "
                 f"{self.too_far} too far ahead")
+
+
+def default_max_window(window: float) -> float:
+    """How far the window grows by default: 900 s (or ``window`` if larger); a window of 0
+    (no reordering) stays 0."""
+    return max(window, DEFAULT_MAX_WINDOW) if window > 0.0 else 0.0
+
+
+def first_actor(ev: object) -> object:
+    """Who an event is from, for confirming a jump of the clock: its first field after
+    ``ts`` (the sender, the account, the reporter, the blocker, the business...)."""
+    return _ASTUPLE(ev)[1]  # type: ignore[arg-type]
+
+
+#: Event types applied as soon as they come (``Reorder.push_now``): a person's decision
+#: takes effect when it is made, not when the reorder window has passed it.
+URGENT: Final = frozenset({ReviewerAction, AppealGranted, ChallengePassed})
+
+
+def offer(stage: Reorder[InputEvent], line: int, ev: InputEvent, raw: bytes) -> str | None:
+    """Put one decoded event into ``stage``: the one front door of the engine, for replay
+    (:class:`ReorderedSource`) and the service alike. Returns the reason it is refused at
+    once (a message without exactly one target: refused in input order rather than when
+    the window releases it), or None; what is ready and dead is then in ``stage``."""
+    if isinstance(ev, _MESSAGE):
+        if (ev.recipient is None) is (ev.group is None):
+            return target_error(ev) or ""
+    elif type(ev) in URGENT:
+        stage.push_now(line, ev.ts, ev, raw)
+        return None
+    stage.push(line, ev.ts, ev, raw)
+    return None
 
 
 class ReorderedSource:
@@ -321,6 +495,8 @@ class ReorderedSource:
         if state is not None:
             self.stage = state.stage
             self.pending.extend(state.pending)
+        if self.stage.actor_of is None:   # a jump is confirmed by several accounts
+            self.stage.actor_of = first_actor
 
     def state(self) -> ReorderState:
         """What a checkpoint keeps: the stage and the events released but not yet yielded."""
@@ -333,11 +509,10 @@ class ReorderedSource:
         if pending:   # released before the checkpoint this run resumed from
             yield from self._drain()
         for n, ev in inner:
-            if type(ev) is _MESSAGE and (ev.recipient is None) is (ev.group is None):
-                # refused now, in line order, rather than when the window releases it
-                inner.dead_letter(n, inner.last_raw, target_error(ev) or "")
+            refused = offer(stage, n, ev, inner.last_raw)
+            if refused is not None:
+                inner.dead_letter(n, inner.last_raw, refused)
                 continue
-            stage.push(n, ev.ts, ev, inner.last_raw)
             self.consumed = n
             if stage.dead:
                 self._dead()

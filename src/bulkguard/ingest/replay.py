@@ -33,7 +33,10 @@ from bulkguard.components import build_engine
 from bulkguard.engine import Engine
 from bulkguard.events import DeadLetters, ReadStats
 from bulkguard.ingest.pump import pump
-from bulkguard.ingest.reorder import DEFAULT_MAX_AHEAD, DEFAULT_WINDOW, Reorder, ReorderedSource
+from bulkguard.ingest.reorder import (
+    DEFAULT_MAX_AHEAD, DEFAULT_WINDOW, Reorder, ReorderedSource, default_max_window,
+    first_actor,
+)
 from bulkguard.ingest.sources import FileSource, StrictStop
 from bulkguard.scoring.rules import RulesError
 from bulkguard.store.checkpoint import RunIdentity, StateCheckpoints, Position, content_digest
@@ -52,6 +55,7 @@ class ReplayResult:
     accounts: int = 0
     resumed_from: int = 0
     window: float = DEFAULT_WINDOW
+    widest: float = DEFAULT_WINDOW   # the widest the window grew to (events came later)
     late: int = 0        # events applied late (after later ones, beyond the reorder window)
     too_far: int = 0     # events dead-lettered as too far ahead of the stream
     families: dict[str, int] = field(default_factory=dict)   # optional family -> events seen
@@ -78,21 +82,27 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
            state_dir: str | None = None, checkpoint_every: int = 200_000,
            progress: bool = False, engine: Engine | None = None,
            scores_path: str | None = None, window: float = DEFAULT_WINDOW,
-           max_ahead: float = DEFAULT_MAX_AHEAD) -> ReplayResult:
+           max_ahead: float = DEFAULT_MAX_AHEAD,
+           max_window: float | None = None) -> ReplayResult:
     """Replay ``events`` into the decisions file ``out``; see the module docstring.
 
     ``window``: seconds of event time an event may arrive late and still be applied in
-    order (0..3600); ``max_ahead``: seconds ahead of stream time beyond which an event
-    needs confirmation by the events after it (docs/time.md)."""
-    stage: Reorder[InputEvent] = Reorder(window, max(max_ahead, window))   # validates both
+    order (0..3600); it grows up to ``max_window`` (default 900 s; 0 with ``window`` 0)
+    while events arrive later than it; ``max_ahead``: seconds ahead of stream time beyond
+    which an event needs confirmation by the events after it (docs/time.md)."""
+    if max_window is None:
+        max_window = default_max_window(window)
+    stage: Reorder[InputEvent] = Reorder(window, max(max_ahead, max_window),
+                                         max_window=max_window,
+                                         actor_of=first_actor)   # validates all three
     eng = engine or build_engine(rules_path, model_path)
     rejected = rejected or default_rejected(out)
     _check_paths(events, out, rejected, scores_path, state_dir)
     stats = ReadStats()
-    result = ReplayResult(stats, window=window)
+    result = ReplayResult(stats, window=window, widest=window)
     source_box: list[FileSource] = []
     store = (StateCheckpoints(state_dir, _identity(events, eng, model_path, out, rejected,
-                                                   scores_path, window, max_ahead),
+                                                   scores_path, window, max_ahead, max_window),
                               eng, lambda: source_box[0].bytes_read())
              if state_dir else None)
     try:
@@ -163,6 +173,7 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     # refusals after the source had ended (the engine's, the window's) are rejected too
     stats.accepted = stats.read - stats.rejected - stats.empty
     result.late = ordered.stage.late
+    result.widest = ordered.stage.widest
     result.too_far = ordered.stage.too_far
     result.accounts = len(eng.world.accounts)
     result.families = eng.families_seen()
@@ -204,7 +215,7 @@ def _check_paths(events: str, out: str, rejected: str | None, scores: str | None
 
 def _identity(events: str, eng: Engine, model_path: str | None, out: str,
               rejected: str | None, scores: str | None, window: float,
-              max_ahead: float) -> RunIdentity:
+              max_ahead: float, max_window: float) -> RunIdentity:
     if model_path == "none":
         model = "none"
     elif model_path is None:
@@ -217,7 +228,7 @@ def _identity(events: str, eng: Engine, model_path: str | None, out: str,
     return RunIdentity(input=os.path.abspath(events), rules=eng.rules.digest, model=model,
                        outputs=tuple(os.path.abspath(p) if p is not None else ""
                                      for p in (out, rejected, scores)),
-                       options=f"window={window:g}|ahead={max_ahead:g}")
+                       options=f"window={window:g}|ahead={max_ahead:g}|max-window={max_window:g}")
 
 
 def _check_outputs(ckpt: Path, out: str, out_pos: int, rejected: str | None,
@@ -266,7 +277,9 @@ def summary(r: ReplayResult) -> str:
     return (f"{r.stats.summary()}{resumed}\n"
             f"events {r.stats.accepted} in {r.seconds:.2f} s ({r.rate:,.0f} events/s), "
             f"accounts {r.accounts}, decisions: {acts}\n"
-            f"reorder window {r.window:g} s: {r.late} events applied late, "
+            f"reorder window {r.window:g} s"
+            + (f" (grew up to {r.widest:.0f} s)" if r.widest > r.window else "")
+            + f": {r.late} events applied late, "
             f"{r.too_far} too far ahead of the stream (dead-lettered)"
             f"\n{families_line(r)}")
 
@@ -279,7 +292,8 @@ def run(args: argparse.Namespace) -> int:
         r = replay(args.events, args.out, rejected=args.rejected, strict=args.strict,
                    rules_path=args.rules, model_path=args.model, state_dir=args.state,
                    checkpoint_every=args.checkpoint_every, progress=progress,
-                   scores_path=args.scores, window=args.window, max_ahead=args.max_ahead)
+                   scores_path=args.scores, window=args.window, max_ahead=args.max_ahead,
+                   max_window=args.max_window)
     except StrictStop as stop:   # (names differ: compiled, one name has one type)
         print(f"bulkguard replay: {args.events}: {stop} (--strict)", file=sys.stderr)
         return 2

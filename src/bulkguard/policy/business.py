@@ -60,6 +60,9 @@ class BusinessConfig:
 
     #: Customer-service window opened (and reset) by each customer -> business message.
     window: float = 24 * HOUR
+    #: A window is kept this long after it closed, so that a reply delivered late (after
+    #: the clock passed the window's end) is judged at its own time.
+    late_grace: float = HOUR
     #: Messaging-limit tiers: distinct customers a business may message outside a
     #: window in a moving ``tier_period``; ``None`` is unlimited. New businesses start at index 0.
     tiers: tuple[Optional[int], ...] = (250, 2_000, 10_000, 100_000, None)
@@ -315,13 +318,21 @@ class BusinessLane:
         if now >= self._next_sweep:
             self.sweep(now)
         recipient = ev.recipient
+        # A late message (``ts`` before the clock: it came after later ones) is judged at its
+        # own time against the customer-service window, and a late customer message opens
+        # the window from its own time: lateness alone never refuses a business's reply.
+        ts = ev.ts
+        t = ts if ts < now else now
         if recipient is not None and recipient in self.biz:
             # customer -> business: never refused; opens or resets the window
             target = self.biz[recipient]
             target.last = now
             windows = target.windows
-            windows.pop(ev.sender, None)  # re-insert: the dict stays in time order
-            windows[ev.sender] = now
+            prev = windows.get(ev.sender)
+            if prev is None or t >= prev:
+                # re-insert: the dict stays in time order (a late one at most its lateness off)
+                windows.pop(ev.sender, None)
+                windows[ev.sender] = t
             return None
         st = self.biz.get(ev.sender)
         if st is None:
@@ -335,13 +346,14 @@ class BusinessLane:
                 if code:
                     return self._refuse(ev.sender, st, code, now)
             return None
-        return self._business_to_customer(ev.sender, st, recipient, ev.template, now)
+        return self._business_to_customer(ev.sender, st, recipient, ev.template, now, t)
 
     def _business_to_customer(self, business: str, st: BusinessState, customer: str,
-                              template: str | None, now: float) -> str | None:
+                              template: str | None, now: float, t: float) -> str | None:
+        """``t``: the message's own time (``now`` unless it came late)."""
         cfg = self.config
         opened = st.windows.get(customer)
-        in_window = opened is not None and now < opened + cfg.window
+        in_window = opened is not None and t < opened + cfg.window
         self._maybe_upgrade(st, now)
         if not in_window:
             consent = st.consent.get(customer)
@@ -434,7 +446,7 @@ class BusinessLane:
         for account in _drop_oldest(self._violations_last, now - cfg.pending_keep, None):
             del self._violations[account]
         for st in self.biz.values():
-            _drop_oldest(st.windows, now - cfg.window, None)
+            _drop_oldest(st.windows, now - cfg.window - cfg.late_grace, None)
             _drop_oldest(st.last_sent, now - look, 0)
             self._expire(st.recent, st.recent_log, now - cfg.tier_period)
             self._expire(st.week, st.week_log, now - cfg.upgrade_lookback)

@@ -8,7 +8,7 @@ events of ``bulkguard.events`` that the engine handles itself, as replay does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Optional, Union
 
 import msgspec
@@ -20,6 +20,9 @@ from bulkguard.events import (
     Message, OptIn, OptOut, Register, Report, TemplateRegister, Ts, decode_line, encode_event,
 )
 from bulkguard.explain import CODE_TEXT
+from bulkguard.ingest.reorder import (
+    DEFAULT_MAX_AHEAD, Reorder, ReorderState, default_max_window, first_actor, offer,
+)
 from bulkguard.policy import business as biz_policy
 from bulkguard.policy.business import BusinessLane
 from bulkguard.policy.forwarding import FORWARD_LIMIT, ForwardLimiter
@@ -48,32 +51,73 @@ class Verdict:
     action: str          # the sender's current ladder level
 
 
-class EngineAdapter:
-    """The engine as the service uses it."""
+@dataclass
+class Offered:
+    """What one event put through :meth:`EngineAdapter.offer` caused."""
 
-    def __init__(self, rules_path: str | None = None, model_path: str | None = None) -> None:
+    refused: str | None = None   # the event itself refused at once (nothing changed)
+    # events the clock stage released and the engine applied: (line, event, decisions)
+    applied: list[tuple[int, ServiceEvent, list[Decision]]] = field(default_factory=list)
+    # events the stage or the engine refused: (line, raw, reason); raw is empty when the
+    # stage no longer kept it (the stored event is the record)
+    dead: list[tuple[int, bytes, str]] = field(default_factory=list)
+
+
+class EngineAdapter:
+    """The engine as the service uses it, behind the same clock stage as ``replay``
+    (``bulkguard.ingest.reorder``: robust stream time, far-ahead events refused, an optional
+    reorder window). ``window`` 0 (the service's default) applies events as they come."""
+
+    def __init__(self, rules_path: str | None = None, model_path: str | None = None,
+                 window: float = 0.0, max_window: float | None = None,
+                 max_ahead: float = DEFAULT_MAX_AHEAD) -> None:
         from bulkguard.components import load_components
         from bulkguard.scoring.rules import Rules
         rules = Rules.load(rules_path)
         self.engine = Engine(rules, **load_components(model_path))
+        cap = default_max_window(window) if max_window is None else max_window
+        self.stage: Reorder[ServiceEvent] = Reorder(window, max(max_ahead, cap), max_window=cap,
+                                                    actor_of=first_actor)
         self.versions = Versions(rules=f"rules-{rules.digest[:12]}",
                                  model=self.engine.model_version,
                                  engine=ENGINE_VERSION)
         self._explain = {r.code: r.explain for r in rules.rules}
 
     # -- the path ------------------------------------------------------------------------------
-    def apply(self, line: int, ev: ServiceEvent) -> list[Decision]:
-        """Apply one event, the review events included (the engine handles them: one path
-        with replay); the decisions it caused. Raises :class:`EventError` for an event the
-        engine refuses (nothing changed then)."""
-        return list(self.engine.handle(ev, line))
+    def offer(self, line: int, ev: ServiceEvent, raw: bytes) -> Offered:
+        """Put one event through the clock stage (``reorder.offer``, the front door
+        ``replay`` uses too) and apply what it releases, the review events included (the
+        engine handles them: one path with replay)."""
+        stage = self.stage
+        out = Offered(refused=offer(stage, line, ev, raw))
+        if out.refused is not None:
+            return out
+        for d in stage.dead:
+            out.dead.append((d[1], d[3], d[4]))
+        stage.dead.clear()
+        eng = self.engine
+        for ts, n, e, _ in stage.ready:
+            try:
+                out.applied.append((n, e, list(eng.handle(e, n))))
+            except EventError as err:   # the stage refuses what the engine would; kept safe
+                out.dead.append((n, b"", str(err)))
+        stage.ready.clear()
+        return out
 
     # -- state -------------------------------------------------------------------------------------
     def state(self) -> StateSnapshot:
-        return self.engine.snapshot()
+        """The engine's state and the clock stage's (its held events included)."""
+        snap = self.engine.snapshot()
+        snap["reorder"] = ReorderState(self.stage, [])
+        return snap
 
     def restore(self, state: StateSnapshot) -> None:
+        held = state.pop("reorder", None)
         self.engine.restore(state)
+        if isinstance(held, ReorderState):
+            self.stage = held.stage
+            if self.stage.actor_of is None:
+                self.stage.actor_of = first_actor
 
     @property
     def events(self) -> int:

@@ -16,6 +16,9 @@ max_batch = 10000                # more events in one request: 413
 max_line_bytes = 65536           # a longer event is rejected (per item)
 snapshot_every_events = 100000
 snapshot_every_seconds = 300
+window = 0                       # reorder window, s (docs/time.md); 0: applied as they come
+# max_window = 900              # how far the window may grow (default: 900 if window > 0)
+max_ahead = 3600                 # an event further ahead of stream time needs confirming
 
 [statements]
 terms_ground = "Terms of Service, section 4: no bulk or automated messaging"
@@ -56,6 +59,11 @@ class ServiceConfig:
     max_line_bytes: int = 64 << 10
     snapshot_every_events: int = 100_000
     snapshot_every_seconds: float = 300.0
+    # the clock stage (docs/time.md): reorder window (0: events applied as they come, no
+    # decision waits), how far it may grow, how far ahead an event needs confirmation
+    window: float = 0.0
+    max_window: float | None = None
+    max_ahead: float = 3600.0
     statements: StatementConfig = field(default_factory=StatementConfig)
     # [synapse]: protect a Matrix homeserver (bulkguard.integrations.synapse.service checks it)
     synapse: dict[str, Any] | None = None
@@ -91,6 +99,10 @@ def load(path: str | None, **overrides: Any) -> ServiceConfig:
                 raise ConfigError(f"{p}: [service].{k} must be a string")
             if k == "snapshot_every_seconds" and (not isinstance(v, (int, float)) or v <= 0):
                 raise ConfigError(f"{p}: [service].{k} must be a positive number")
+            if k in ("window", "max_window", "max_ahead"):
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1e9:
+                    raise ConfigError(f"{p}: [service].{k} must be a number of seconds >= 0")
+                v = float(v)
             values[k] = v
         st = doc.get("statements", {})
         sknown = {f.name for f in fields(StatementConfig)}

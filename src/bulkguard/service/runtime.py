@@ -38,8 +38,8 @@ import msgspec
 from bulkguard.events import Decision, EventError
 from bulkguard.service import snapshot
 from bulkguard.service.adapter import (
-    ENGINE_VERSION, AppealGranted, ChallengePassed, EngineAdapter, ReviewerAction, decode_event,
-    encode_event,
+    ENGINE_VERSION, AppealGranted, ChallengePassed, EngineAdapter, Offered, ReviewerAction,
+    decode_event, encode_event,
 )
 from bulkguard.service.config import ServiceConfig
 from bulkguard.service.metrics import Metrics
@@ -87,7 +87,7 @@ class Runtime:
         self.data.mkdir(parents=True, exist_ok=True)
         self.db = Database.for_data_dir(self.data, cfg.db)
         self.instance = self._instance_id()
-        self.adapter = EngineAdapter(cfg.rules, cfg.model)
+        self.adapter = self._new_adapter()
         self.metrics = Metrics()
         self.lock = asyncio.Lock()
         self.next_seq = self.db.next_seq()
@@ -97,6 +97,11 @@ class Runtime:
         # told every stored decision, in order, once its batch is committed (e.g. the Synapse
         # Admin API enforcer); a listener must not block (hand the work to a thread)
         self.listeners: list[Callable[[Decision], None]] = []
+
+    def _new_adapter(self) -> EngineAdapter:
+        c = self.cfg
+        return EngineAdapter(c.rules, c.model, window=c.window, max_window=c.max_window,
+                             max_ahead=c.max_ahead)
 
     def _instance_id(self) -> str:
         v = self.db.get_meta("instance")
@@ -120,10 +125,16 @@ class Runtime:
             start = snap.seq
         n = 0
         for seq, body in self.db.events_after(start):
+            # through the clock stage as when it came (its decisions and dead letters are
+            # stored already): the stage ends holding what it held
+            raw = body.encode()
             try:
-                self.adapter.apply(seq, decode_event(body.encode()))
+                got = self.adapter.offer(seq, decode_event(raw), raw)
             except EventError as err:   # cannot happen for a stored event; say so if it does
                 log.error("stored event at line %d no longer applies: %s", seq, err)
+            else:
+                if got.refused is not None:
+                    log.error("stored event at line %d no longer applies: %s", seq, got.refused)
             n += 1
         self.snap_seq = start
         self.metrics.snapshot_line.set(start)
@@ -143,6 +154,7 @@ class Runtime:
         out = Outcome()
         seq = self.next_seq
         seen: dict[str, int] = {}
+        mine: dict[int, dict] = {}   # this batch's results by line
         adapter = self.adapter
         limit = self.cfg.max_line_bytes
         for i, raw in enumerate(raws):
@@ -177,6 +189,8 @@ class Runtime:
                 continue
             reason: str | None = None
             ev = None
+            got: Offered | None = None
+            mine[seq] = res
             if len(raw) > limit:
                 reason = f"event longer than {limit} bytes"
             elif key is not None and len(key) > 256:
@@ -187,12 +201,18 @@ class Runtime:
             else:
                 try:
                     ev = decode_event(raw)
-                    decisions = adapter.apply(seq, ev)
+                    got = adapter.offer(seq, ev, raw)
+                    reason = got.refused
                 except EventError as err:
                     reason = str(err)
                 except Exception:   # noqa: BLE001 - never a 500 for one event; log without content
                     log.exception("internal error on the event at line %d", seq)
                     reason = "internal error while applying this event (logged)"
+                else:
+                    # the clock stage refused it at once (a ts in milliseconds...): not accepted
+                    for line, _, why in got.dead:
+                        if line == seq:
+                            reason = why
             if reason is not None or ev is None:
                 reason = reason or "not an event"
                 res.update(status="rejected", error=reason)
@@ -209,9 +229,22 @@ class Runtime:
                                  "body": encode_event(ev).decode()})
                 self.metrics.events.labels(str(tag)).inc()
                 self._record_side_effects(b, seq, ev, actor)
-                for d in decisions:
-                    self._record_decision(b, d, ev)
-                out.decisions.extend(decisions)
+            if got is not None:
+                # what the stage released now (this event or earlier ones, in ts order) and
+                # what it refused of earlier ones (held far ahead, never confirmed)
+                for line, e, decisions in got.applied:
+                    for d in decisions:
+                        self._record_decision(b, d, e)
+                    out.decisions.extend(decisions)
+                for line, draw, why in got.dead:
+                    if line == seq:
+                        continue
+                    b.rejected.append({"seq": line, "client_id": None, "reason": why,
+                                       "raw": _text(draw)})
+                    self.metrics.rejected.inc()
+                    if line in mine:
+                        mine[line].update(status="rejected", error=why)
+                got = None
             if key is not None:
                 seen[key] = seq
             out.results.append(res)
@@ -296,7 +329,7 @@ class Runtime:
         log.error("database write failed; rebuilding the engine state from the last snapshot")
         self.ready = False
         try:
-            self.adapter = EngineAdapter(self.cfg.rules, self.cfg.model)
+            self.adapter = self._new_adapter()
             self.next_seq = self.db.next_seq()
             self.resume()
         except Exception as err:  # noqa: BLE001 - the database may still be away: retry later

@@ -139,5 +139,4 @@ def read(data_dir: str | os.PathLike[str], engine_version: str, database: str,
         state, _ = state_format.decode(payload, engine, str(path))
     except state_format.SnapshotError as err:
         raise SnapshotError(str(err)) from None
-    state.pop("reorder", None)   # the service applies events in order: no reorder stage
     return Snapshot(seq, version, db, cast("StateSnapshot", state))

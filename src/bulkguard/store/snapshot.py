@@ -222,8 +222,9 @@ def _forward(fwd: ForwardLimiter) -> dict:
 
 
 _STAGE_NUMS = ("window", "max_ahead", "tail_ts", "t1", "t2", "t3", "clock", "limit", "mark",
-               "released")
-_STAGE_INTS = ("confirm", "head", "run", "late", "too_far", "jumps")
+               "released", "base", "cap", "watch", "d1", "d2", "d3", "p3", "period_end",
+               "widest")
+_STAGE_INTS = ("confirm", "head", "run", "late", "too_far", "jumps", "confirm_actors")
 _STAGE_LISTS = ("ready", "tail", "heap", "first")
 
 
@@ -235,7 +236,8 @@ def _entry(e: tuple) -> list:
 
 def _reorder(rs: object) -> dict:
     stage = rs.stage  # type: ignore[attr-defined]
-    _known(stage, _STAGE_NUMS + _STAGE_INTS + _STAGE_LISTS + ("dead", "suspects"), "Reorder")
+    _known(stage, _STAGE_NUMS + _STAGE_INTS + _STAGE_LISTS + ("dead", "suspects", "actor_of"),
+           "Reorder")
     return {**{k: getattr(stage, k) for k in _STAGE_NUMS + _STAGE_INTS},
             **{k: [_entry(e) for e in getattr(stage, k)] for k in _STAGE_LISTS},
             "dead": [[*_entry(d[:4]), d[4]] for d in stage.dead],
@@ -375,10 +377,15 @@ def _load_reorder(d: object) -> object:
     from bulkguard.ingest.reorder import Reorder, ReorderState   # replay's, above the store
     _need(type(d) is dict, "reorder stage")
     for k in _STAGE_NUMS:
-        _need(_is_num(d[k]), f"reorder {k}")  # type: ignore[index]
+        _need(k in d and _is_num(d[k]), f"reorder {k}")  # type: ignore[index,operator]
     for k in _STAGE_INTS:
-        _need(type(d[k]) is int, f"reorder {k}")  # type: ignore[index]
-    stage: Reorder = Reorder(float(d["window"]), float(d["max_ahead"]), d["confirm"])  # type: ignore[index]
+        _need(k in d and type(d[k]) is int, f"reorder {k}")  # type: ignore[index,operator]
+    try:
+        stage: Reorder = Reorder(float(d["base"]), float(d["max_ahead"]), d["confirm"],  # type: ignore[index]
+                                 max_window=float(d["cap"]),  # type: ignore[index]
+                                 confirm_actors=d["confirm_actors"])  # type: ignore[index]
+    except ValueError as err:
+        raise _Bad(f"reorder stage: {err}") from None
     for k in _STAGE_NUMS:
         setattr(stage, k, float(d[k]))  # type: ignore[index]
     for k in _STAGE_INTS:
