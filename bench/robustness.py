@@ -12,7 +12,11 @@ metadata stripped; no typing_ms. Each is made by the simulator's flags (``--with
 full stream (``nocontacts``, ``noreg``, ``nometa``, ``notyping``). A row pools the scenarios
 of its section (``bulkguard.eval.metrics.pool``): recall, worst abusive archetype, FPR over
 active legitimate accounts (stopped/active), precision, share stopped before any report,
-blast median (messages and group adds out before the stop), stopped at registration.
+blast median (messages and group adds out before the stop), stopped at registration, and
+the abusers *not observable* in the variant (``bulkguard.eval.metrics.ABUSE_IN``: an
+enumerator in a stream without any contact event is 0-3 messages to strangers, what a dialer
+sends too), with their count and how many were stopped anyway; they are left out of the
+other figures, never silently.
 
 Default size (about a minute on one core): seed 15 with 3,000 humans over 2 days, and
 seed 16 with 1,000 humans over 10 days of CollegeMsg. ``--full``: seeds 11-15 with 5,000
@@ -34,7 +38,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from bulkguard.eval.metrics import Metrics, evaluate, pool  # noqa: E402
-from bulkguard.eval.report import VariantResult, robustness_markdown, write_report  # noqa: E402
+from bulkguard.eval.report import (  # noqa: E402
+    VariantResult, robustness_markdown, unobservable_text, write_report,
+)
 from bulkguard.components import build_engine  # noqa: E402
 from bulkguard.ingest.replay import replay  # noqa: E402
 from bulkguard.sim import HELD_OUT, simulate  # noqa: E402
@@ -123,7 +129,8 @@ def run_variant(sc: Scenario, v: Variant, d: Path, model: str | None, rules: str
 
 def _figures(m: Metrics) -> tuple:
     return (m.abusive, m.stopped_abusive, m.stopped_legit, m.stopped_legit_active, m.legit_active,
-            m.worst_archetype, m.pre_report, m.blast_median, m.at_registration)
+            m.worst_archetype, m.pre_report, m.blast_median, m.at_registration,
+            m.abusive_unobservable, m.unobservable_stopped)
 
 
 def merge_same(results: list[VariantResult]) -> list[VariantResult]:
@@ -221,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         fps = [f"{k} {v['stopped_legit']}/{v['legit']}" for k, v in m.per_archetype.items()
                if v.get("stopped_legit")]
         weak.append(f"- {r.section} / {r.variant} ({r.made_by}): archetypes below 0.90: "
-                    f"{', '.join(low) or 'none'}; legit stopped: {', '.join(fps) or 'none'}")
+                    f"{', '.join(low) or 'none'}; legit stopped: {', '.join(fps) or 'none'}"
+                    + (f"; not observable: {unobservable_text(m)}" if m.abusive_unobservable else ""))
     print("\nDetails:\n" + "\n".join(weak))
     if a.markdown:
         Path(a.markdown).write_text(md + "\n\nDetails:\n" + "\n".join(weak) + "\n", encoding="utf-8")

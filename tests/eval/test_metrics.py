@@ -228,6 +228,34 @@ def test_inert_abuser_left_out(scenario, h, tmp_path):
     assert "report_brigade" not in m.per_archetype
 
 
+def test_abuser_whose_abuse_lives_in_a_missing_family_is_reported_not_observable(scenario, h, tmp_path):
+    """An enumerator with one message besides its contact lookups: counted (and missed) where
+    the stream has contact events; where it has none at all, reported as not observable with
+    its count, and left out of recall and the worst archetype."""
+    ev, lab, dec = scenario
+    labels = [json.loads(x) for x in lab.read_text().splitlines()] + [
+        {"account": "a6", "label": "abusive", "archetype": "enumerator"}]
+    lab2 = h.write_jsonl(tmp_path / "lab2.jsonl", labels)
+    extra = [{"type": "register", "ts": 80, "account": "a6"},
+             {"type": "message", "ts": 81, "sender": "a6", "recipient": "l1"}]
+    events = [{"type": t, "ts": ts, **f} for t, ts, f in h.EVENTS]
+    with_contacts = evaluate(h.write_jsonl(tmp_path / "ev2.jsonl", events + extra), lab2, dec)
+    assert with_contacts.abusive_unobservable == 0
+    assert with_contacts.per_archetype["enumerator"]["recall"] == 0.0
+    assert (with_contacts.worst_archetype, with_contacts.worst_archetype_recall) == ("enumerator", 0.0)
+    # the same stream without its one contact event (a register of nobody in its place)
+    events = [e if e["type"] != "contact_add" else {"type": "register", "ts": e["ts"], "account": "zz"}
+              for e in events]
+    m = evaluate(h.write_jsonl(tmp_path / "ev3.jsonl", events + extra), lab2, dec)
+    base = evaluate(ev, lab, dec)
+    assert (m.abusive_unobservable, m.unobservable, m.unobservable_stopped) == (1, {"enumerator": 1}, 0)
+    assert (m.abusive, m.recall, m.blast_median) == (base.abusive, base.recall, base.blast_median)
+    assert "enumerator" not in m.per_archetype and m.worst_archetype == base.worst_archetype
+    from bulkguard.eval.metrics import pool
+    from bulkguard.eval.report import unobservable_text
+    assert unobservable_text(pool([m, m])) == "enumerator 2 (0 stopped)"
+
+
 def test_pool(scenario):
     from bulkguard.eval.metrics import pool
     m = evaluate(*scenario)

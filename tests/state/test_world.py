@@ -265,6 +265,22 @@ def test_sweep_forgets_dormant_accounts_only():
     assert sig(w, "msgs_total", "dormant") == 1.0
 
 
+def test_an_account_that_only_reports_is_kept_from_when_it_was_first_seen():
+    """No message, no registration (a cold start): a reporter is kept ``KEEP_DAYS`` after
+    it was first seen, so a report brigade whose last member reports after a sweep is still
+    one brigade (its members were forgotten at the next sweep)."""
+    w = World()
+    apply(w, *[Report(ts=T0 + i, reporter=f"b{i}", reported="victim") for i in range(4)])
+    tick(w, T0 + 2 * HOUR)
+    w.sweep()
+    assert {f"b{i}" for i in range(4)} <= set(w.accounts)
+    apply(w, Report(ts=T0 + 3 * HOUR, reporter="b4", reported="victim"))
+    assert sig(w, "brigade_size", "b0") == 5.0
+    tick(w, T0 + 31 * DAY)
+    w.sweep()
+    assert not {f"b{i}" for i in range(5)} & set(w.accounts)
+
+
 def test_engine_sweeps_on_event_time():
     eng = Engine()
     eng.handle(msg(T0, "once", "x"), 1)

@@ -24,6 +24,13 @@ Definitions (see ``shared/spec/events.md``):
   abuse is not in this stream (e.g. a report brigade in a stream without reports). It is
   counted in ``abusive_inert`` and left out of every other figure: nobody can be asked to
   catch an account that did nothing;
+* an abuser of an archetype whose abuse lives in one optional family (:data:`ABUSE_IN`: an
+  enumerator's contact lookups) in a stream without any event of that family is *not
+  observable in this stream*: what is left of it is no abuse (an enumerator without its
+  contact syncs is 0-3 messages to strangers, what a dialer or a new user writing to a
+  number they typed sends too). It is counted in ``abusive_unobservable`` (by archetype in
+  ``unobservable``, those stopped anyway in ``unobservable_stopped``) and left out of every
+  other figure, as an inert one is: reported, never silently dropped;
 * the *worst archetype* is the abusive archetype with the lowest recall (ties: the larger
   one, then by name).
 
@@ -49,6 +56,13 @@ from bulkguard.events import (
     READ_ERRORS, Block, ContactAdd, ContactSync, EventError, GroupCreate, GroupJoin, InputError,
     Label, Message, OptIn, OptOut, ReadStats, Register, Report, TemplateRegister, read_events,
 )
+
+#: Abusive archetypes (of ``bulkguard.sim``) whose abuse lives in one optional family, by the
+#: event types that carry it. In a stream with no event of those types at all (a platform
+#: without that family) such an abuser is *not observable* (see the module docstring).
+ABUSE_IN: dict[str, tuple[type, ...]] = {
+    "enumerator": (ContactSync, ContactAdd),   # number lookups; 0-3 messages besides
+}
 
 ACTIONS = frozenset({"throttle", "challenge", "suspend", "ban", "reinstate", "reject"})
 STOP_ACTIONS = frozenset({"challenge", "suspend", "ban"})
@@ -106,6 +120,9 @@ class Metrics:
     # populations
     abusive: int = 0
     abusive_inert: int = 0
+    abusive_unobservable: int = 0
+    unobservable: dict[str, int] = field(default_factory=dict)
+    unobservable_stopped: int = 0
     legit: int = 0
     legit_active: int = 0
     # stopping
@@ -398,6 +415,7 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
     business_kind: set[str] = set()
     active: set[str] = set()   # accounts doing anything but register
     registered: set[str] = set()
+    types_seen: set[type] = set()
     act_add = active.add
     ab_get = abusers.get
     clock = -math.inf
@@ -410,6 +428,7 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
                 line_ts[n] = ts
                 line_clock[n] = clock
             t = type(ev)
+            types_seen.add(t)
             if t is Message:
                 s = ev.sender
                 act_add(s)
@@ -484,6 +503,14 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
     inert = {a for a in abusers if a not in active}
     for a in inert:
         del abusers[a]
+    unseen = {arch for arch, types in ABUSE_IN.items() if not types_seen.intersection(types)}
+    unobservable = {a for a in abusers if labels[a].archetype in unseen}
+    for a in sorted(unobservable):
+        del abusers[a]
+        arch = labels[a].archetype
+        m.unobservable[arch] = m.unobservable.get(arch, 0) + 1
+    m.abusive_unobservable = len(unobservable)
+    m.unobservable_stopped = sum(1 for a in unobservable if a in stop_line)
     active |= registered
     legit = [a for a, lab in labels.items() if lab.label == "legit"]
     legit_set = set(legit)
@@ -578,7 +605,7 @@ def evaluate(events_path: str | Path, labels_path: str | Path, decisions_path: s
     # --- per archetype
     groups: dict[str, list[str]] = {}
     for a, lab in labels.items():
-        if a in inert:
+        if a in inert or a in unobservable:
             continue
         groups.setdefault(lab.archetype or "(none)", []).append(a)
     for arch, accts in sorted(groups.items()):
@@ -659,7 +686,8 @@ def pool(parts: list[Metrics], name: str = "") -> Metrics:
     if not parts:
         return m
     for f in ("events_read", "events_accepted", "events_bad", "events_empty", "decisions",
-              "violations_total", "abusive", "abusive_inert", "legit", "legit_active",
+              "violations_total", "abusive", "abusive_inert", "abusive_unobservable",
+              "unobservable_stopped", "legit", "legit_active",
               "stopped_abusive", "stopped_legit", "stopped_legit_active", "stopped_unlabeled",
               "throttled_legit", "throttled_abusive", "reinstated", "blast_total",
               "blast_messages", "blast_group_adds", "abuser_messages", "abuser_group_adds",
@@ -668,6 +696,8 @@ def pool(parts: list[Metrics], name: str = "") -> Metrics:
               "legit_rejected_messages"):
         setattr(m, f, sum(getattr(p, f) for p in parts))
     for p in parts:
+        for k, v in p.unobservable.items():
+            m.unobservable[k] = m.unobservable.get(k, 0) + v
         for k, v in p.decisions_by_action.items():
             m.decisions_by_action[k] = m.decisions_by_action.get(k, 0) + v
         for k, v in p.violations.items():

@@ -169,6 +169,9 @@ def headline(m: Metrics) -> list[str]:
         f"of abusive businesses' messages refused vs {_fmt(m.business_compliant_reject_share, 'pct')} "
         f"of compliant businesses'.",
     ]
+    if m.abusive_unobservable:
+        out.append(f"Not observable in this stream (their abuse lives in an event family it lacks; "
+                   f"left out of every figure above): {unobservable_text(m)}.")
     if m.violations_total:
         out.append(f"**The decisions file breaks the contract {m.violations_total:,} times** "
                    f"({', '.join(f'{k} {v}' for k, v in m.violations.items() if v)}).")
@@ -305,7 +308,21 @@ GOALS = {"recall": 0.97, "worst_archetype_recall": 0.90, "fpr_active": 0.002, "p
 
 ROBUST_HEADS = ["variant", "made by", "recall", "worst archetype", "FPR (active legit)",
                 "precision", "stopped before report", "blast median", "at registration",
-                "goal"]
+                "not observable", "goal"]
+
+
+def unobservable_text(m: Metrics) -> str:
+    """The abusers not observable in a stream, by archetype, and how many were stopped anyway.
+
+    >>> unobservable_text(Metrics(abusive_unobservable=4, unobservable={"enumerator": 4}))
+    'enumerator 4 (0 stopped)'
+    >>> unobservable_text(Metrics())
+    '-'
+    """
+    if not m.abusive_unobservable:
+        return "-"
+    names = ", ".join(f"{k} {v}" for k, v in sorted(m.unobservable.items()))
+    return f"{names} ({m.unobservable_stopped} stopped)"
 
 
 @dataclass
@@ -362,7 +379,8 @@ def robustness_row(r: VariantResult) -> list[str]:
     return [r.variant, r.made_by, _fmt(m.recall, "num3"), worst,
             f"{_fmt(m.fpr_active, 'num4')} ({m.stopped_legit_active}/{m.legit_active})",
             _fmt(m.precision, "num3"), _fmt(m.pre_report, "num3"), _fmt(m.blast_median, "num"),
-            _fmt(m.at_registration, "num3"), "met" if not miss else "misses " + ", ".join(miss)]
+            _fmt(m.at_registration, "num3"), unobservable_text(m),
+            "met" if not miss else "misses " + ", ".join(miss)]
 
 
 def robustness_markdown(results: list[VariantResult]) -> str:

@@ -248,6 +248,8 @@ class World:
         if a is None:
             i = self.id_of(name)
             a = self.accounts[name] = self.by_id[i] = Account(i)
+            # kept KEEP_DAYS from now, message or not (an account that only reports or syncs)
+            a.last_ts = self.now
         return a
 
     def is_contact(self, a: int, b: int) -> bool:
@@ -690,8 +692,9 @@ class World:
     def sweep(self, keep_days: float = KEEP_DAYS) -> int:
         """Forget what the retention rules let go; return the number of accounts forgotten.
 
-        * an account without an action: ``keep_days`` after its last message (and its
-          registration); an account with an action: ``ACTION_KEEP_DAYS`` after them;
+        * an account without an action: ``keep_days`` after its last message (or the time
+          its record was made: an account that only reports or syncs has no message) and its
+          registration; an account with an action: ``ACTION_KEEP_DAYS`` after them;
         * a pair: ``3 * keep_days`` after its last message; a pair holding a contact, block
           or report: ``ACTION_KEEP_DAYS`` after its last message, or after the flag was first
           set when the two never wrote;
@@ -704,6 +707,9 @@ class World:
         now = self.now
         cut = now - keep_days * DAY
         long_cut = now - ACTION_KEEP_DAYS * DAY
+        # ``last_ts``: the last message, or when the record was made (``account``): a
+        # reporter without a message was forgotten at the next sweep, and a report brigade
+        # whose last member reported after it was no longer one brigade
         dead = [n for n, a in self.accounts.items()
                 if (a.last_ts < cut and a.reg_ts < cut and a.level == 0)
                 or (a.last_ts < long_cut and a.reg_ts < long_cut)]
