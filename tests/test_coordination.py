@@ -102,3 +102,75 @@ def test_people_reporting_a_stopped_group_spammer_are_no_pile_on() -> None:
         out += eng.handle(Report(ts=T0 + 900 + 60 * i, reporter=f"m{i}", reported="gs",
                                  reason="spam"), line)
     assert not [a for a in _stopped(out) if a.startswith("m")], _stopped(out)
+
+
+def _waves(eng: Engine, pools: dict[str, list[str]], waves: int, per: int, seed: int,
+           answer: float = 0.0) -> list[Decision]:
+    """Members work through their lists together: ``waves`` waves 6 hours apart, each member
+    starting within 2 minutes of the wave and writing to ``per`` people of its list
+    5-40 s apart; a share ``answer`` of those written to answer 10 minutes later. No
+    registration, no digest, no typing: nothing but who writes to whom, and when."""
+    import random
+    rng = random.Random(seed)
+    evs: list[tuple[float, str, str]] = []
+    for k in range(waves):
+        wave = T0 + 6 * 3600 * k
+        for m, pool in pools.items():
+            t = wave + rng.uniform(0, 120)
+            for r in rng.sample(pool, per):
+                t += rng.uniform(5, 40)
+                evs.append((t, m, r))
+                if rng.random() < answer:
+                    evs.append((t + 600, r, m))
+    evs.append((T0 + 6 * 3600 * waves + 7200, "clock", "tick"))
+    out: list[Decision] = []
+    for line, (t, s, r) in enumerate(sorted(evs), 1):
+        out += eng.handle(Message(ts=t, sender=s, recipient=r), line)
+    return out
+
+
+def test_a_farm_sharing_nothing_but_its_target_list_is_stopped_as_a_group() -> None:
+    """Issue 9, part 3: six accounts with no registration seen, no shared infrastructure and
+    no content fingerprint, working through one list of 60 strangers in waves, nobody
+    answering. Each alone looks like a person writing to 15 strangers a wave (a throttle at
+    most); together they are a lockstep group, and a stop of one raises the others."""
+    members = [f"farm{i}" for i in range(6)]
+    shared = [f"t{i}" for i in range(60)]
+    out = _waves(_engine(), {m: shared for m in members}, waves=4, per=15, seed=1)
+    stopped = _stopped(out)
+    assert set(members) <= set(stopped), stopped
+    assert any("LOCKSTEP_STRANGERS" in d.reasons for d in out)
+    assert any("LOCKSTEP_PEER_STOPPED" in d.reasons for d in out)
+    # the same accounts, each with a list of its own: no lockstep, no stop
+    own = {m: [f"own{i}_{k}" for k in range(60)] for i, m in enumerate(members)}
+    assert not _stopped(_waves(_engine(), own, waves=4, per=15, seed=1))
+
+
+def test_organisers_writing_to_the_same_guests_who_answer_are_not_stopped() -> None:
+    """Three organisers of one event invite the same 60 guests at the same time; 70% answer.
+    They are lockstep peers, but sharing a list with people who answer is no campaign."""
+    eng = _engine()
+    org = ["org0", "org1", "org2"]
+    guests = [f"guest{i}" for i in range(60)]
+    out = _waves(eng, {o: guests for o in org}, waves=2, per=30, seed=2, answer=0.7)
+    from bulkguard.signals.lockstep import lockstep_peers
+    assert lockstep_peers(eng.world.accounts["org1"], eng.world) >= 2
+    assert not _stopped(out)
+
+
+def test_a_stopped_lockstep_peer_gives_no_evidence_against_an_established_account() -> None:
+    from bulkguard.signals.lockstep import lockstep_flagged
+    eng = _engine()
+    line = 0
+    for i in range(3):   # "shop" has two-way chats with three people
+        for s, r in (("shop", f"friend{i}"), (f"friend{i}", "shop")):
+            line += 1
+            eng.handle(Message(ts=T0 - 3600 + 10 * i, sender=s, recipient=r), line)
+    w = eng.world
+    for k, acct in enumerate(("shop", "copy")):   # "copy" reaches shop's customers with it
+        for i in range(5):
+            w.now = T0 + 60 * k + i
+            w.message(acct, f"c{i}", None, 0, None, None)
+    w.accounts["copy"].level = 2
+    assert w.peers_of(w.ids["shop"]) == [w.ids["copy"]]
+    assert lockstep_flagged(w.accounts["shop"], w) == 0.0

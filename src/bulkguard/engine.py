@@ -374,7 +374,8 @@ class Engine:
         stopped must not stop the victim.
 
         Content-family members are re-scored too (their ``family_flagged`` went up): a farm
-        linked by nothing but what it sends is stopped as a group. Established accounts get
+        linked by nothing but what it sends is stopped as a group; so are its lockstep peers
+        (``lockstep_flagged``: accounts that reached the same strangers at the same time). Established accounts get
         no evidence from that either (``family_flagged`` is 0 for them), so copying someone's
         text and getting stopped does not frame them. Bounded by the 64 members a family
         remembers and the 4 families an account keeps.
@@ -392,6 +393,7 @@ class Engine:
         for f in w.families_of(a):
             f.flagged += 1
             siblings.extend(m for m in f.members if m != a.id)
+        siblings.extend(w.peers_of(a.id))   # lockstep peers: their lockstep_flagged went up
         names = w.names
         for sid in dict.fromkeys(siblings):   # each once, in registration order
             s = w.accounts.get(names[sid])

@@ -11,7 +11,7 @@ from bulkguard.events import (
     Block, ContactAdd, ContactSync, GroupCreate, GroupJoin, Message, OptIn, Register, Report,
 )
 from bulkguard.scoring.rules import Rules
-from bulkguard.state.world import ACTION_KEEP_DAYS, KEEP_DAYS, World
+from bulkguard.state.world import ACTION_KEEP_DAYS, KEEP_DAYS, LOCKSTEP_SLOTS, World
 
 T0 = 1_700_000_040.0
 DAY = 86_400.0
@@ -37,6 +37,10 @@ def churn_day(d: int) -> list:
             Message(ts=t + 36, sender=f"u{d}_1", recipient=f"x{d}", template="promo"),
             # the shop's regular customer keeps it alive
             Message(ts=t + 37, sender="regular", recipient="shop")]
+    # two accounts reach the same four strangers (the day's recipients) within minutes:
+    # lockstep peers
+    out += [Message(ts=t + 50 + 60 * k + i, sender=f"ls{d}_{k}", recipient=f"{p}{d}_{i % 2}")
+            for k in range(2) for i, p in enumerate("rrss")]
     # forwarded content beyond the limit: refused twice
     out += [Message(ts=t + 40 + k, sender=f"u{d}_2", recipient=f"f{d}_{k}", forwarded=1,
                     digest="aa00bb11cc22dd33") for k in range(7)]
@@ -59,6 +63,7 @@ def sizes(eng: Engine) -> dict[str, int]:
         "businesses": len(lane.biz), "pending_consent": len(lane._pending_consent),
         "lane_violations": len(lane._violations), "forward_violations": len(fwd._violations),
         "forward_sent": len(fwd), "texts": len(eng.text._texts),
+        "openers": len(w.openers), "lockstep": len(w.lockstep),
     }
 
 
@@ -91,8 +96,8 @@ def test_a_year_of_churn_stays_in_bounded_memory() -> None:
     assert end["accounts"] <= month * 5 + (ACTION_KEEP_DAYS + 2) * 1.2, end["accounts"]
     assert not [n for n, a in eng.world.accounts.items()
                 if a.level and a.last_ts < eng.world.now - (ACTION_KEEP_DAYS + 1) * DAY]
-    # pairs: 90 days of plain ones, a year of contact/block/report ones
-    assert end["pairs"] <= (3 * KEEP_DAYS + 2) * 16 + (ACTION_KEEP_DAYS + 2) * 3 + 12 * 37
+    # pairs: 90 days of plain ones (24 a day), a year of contact/block/report ones
+    assert end["pairs"] <= (3 * KEEP_DAYS + 2) * 24 + (ACTION_KEEP_DAYS + 2) * 3 + 12 * 37
     # the id map follows the records: it never holds more than twice what is referred to
     assert end["ids"] == end["names"] == end["by_id"]
     assert peaks["ids"] <= 2 * (peaks["pairs"] * 2 + peaks["accounts"] + 200)
@@ -100,6 +105,13 @@ def test_a_year_of_churn_stays_in_bounded_memory() -> None:
     # the business lane: the silent business is forgotten after a year, the live one kept
     assert set(eng.lane.biz) == {"shop"}
     assert end["texts"] <= 4096 and end["families"] <= 5
+    # lockstep: strangers reached in a burst within the last day (the sweep keeps an hour's);
+    # counts while both accounts have a record, at most LOCKSTEP_SLOTS per account
+    w = eng.world
+    assert peaks["openers"] <= 2 * 30, peaks
+    assert all(w.by_id[x] is not None and len(sl) <= 2 * LOCKSTEP_SLOTS
+               and all(w.by_id[p] is not None for p in sl[::2]) for x, sl in w.lockstep.items())
+    assert sum(1 for d in range(days) if at[d]["lockstep"]) > days - 5   # made every day
     # steady state: the last two months hold no more than the two before them (+ the bans)
     for k in end:
         if k not in ("accounts", "pairs", "ids", "names", "by_id", "texts"):   # texts: a capped cache

@@ -84,6 +84,21 @@ def test_state_holds_every_kind_of_record(make_stream) -> None:
     assert doc["lane"]["biz"] and doc["world"]["families"]
 
 
+def test_lockstep_state_round_trips() -> None:
+    eng = engine()
+    line = 0
+    for k, acct in enumerate(("a", "b", "c")):   # three accounts reach the same strangers
+        for i in range(5):
+            line += 1
+            eng.handle(Message(ts=T0 + 60 * k + i, sender=acct, recipient=f"t{i}"), line)
+    w = eng.world
+    assert w.openers and len(w.peers_of(w.ids["b"])) == 2
+    other = engine()
+    loads(dumps(eng), other)
+    assert (other.world.openers, other.world.lockstep) == (w.openers, w.lockstep)
+    assert dumps(other) == dumps(eng)
+
+
 def test_integers_beyond_64_bits_round_trip() -> None:
     from bulkguard.state.pairtable import NATIVE
     if NATIVE:   # known: the compiled build's C pair table refuses such a clock (OverflowError)
@@ -278,6 +293,8 @@ def test_a_version_1_state_file_is_converted() -> None:
     for part in ("world", "lane", "forward", "seen", "typed", "amnesty", "events"):
         if part == "world":
             old[part].pop("accounts"), new[part].pop("accounts")
+            # lockstep came after version 1: nothing shared yet
+            assert new[part].pop("openers") == new[part].pop("lockstep") == {}
         assert old[part] == new[part], part
     assert any(a.side is not None for a in eng.world.accounts.values())
     assert any(a.side is None for a in eng.world.accounts.values())

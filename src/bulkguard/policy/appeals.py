@@ -77,6 +77,7 @@ KIND: Final[dict[str, str | float]] = {
     "forwarded": "count", "forwarded_high": "count", "link_share": "share",
     "msgs_total": "count", "violations": "count", "is_business": "keep",
     "family_flagged": "count", "brigade_size": "count",
+    "lockstep_peers": "count", "lockstep_flagged": "count",
 }
 #: Timing and automation signals a passed challenge lowers, and the value of a person
 #: each moves halfway towards (irregular gaps, typing, nothing sent right after registering).

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bulkguard.signals import (
-    business, content, coordination, discovery, engagement, fanout, feedback, groups,
+    business, content, coordination, discovery, engagement, fanout, feedback, groups, lockstep,
     registration, timing, velocity,
 )
 from bulkguard.state.account import Account
@@ -39,8 +39,9 @@ from bulkguard.state.world import World
 
 Signal = Callable[[Account, World], float]
 
+# lockstep last: the shipped model's trees index the vector by position
 FAMILIES = (velocity, fanout, engagement, timing, registration, coordination, discovery, groups,
-            feedback, content, business)
+            feedback, content, business, lockstep)
 SIGNALS: dict[str, Signal] = {f.__name__: f for m in FAMILIES for f in m.SIGNALS}
 NAMES: tuple[str, ...] = tuple(SIGNALS)
 
@@ -146,4 +147,6 @@ def vector(a: Account, w: World) -> list[float]:
         content.msgs_total(a, w),
         business.violations(a, w),
         business.is_business(a, w),
+        lockstep.lockstep_peers(a, w),
+        lockstep.lockstep_flagged(a, w),
     ]

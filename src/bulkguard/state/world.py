@@ -89,6 +89,15 @@ FOLLOW_UP_AFTER: Final = 3900.0
 EARLY_SECONDS: Final = 600     # "first minutes after registration"
 NEAR_SECONDS: Final = 86_400   # stopped siblings weigh on accounts registered this close to them
 ESTABLISHED_PARTNERS: Final = 3   # two-way chats that make an account established
+# Lockstep (CopyCatch / SynchroTrap on the account x stranger x time graph, streamed): two
+# accounts that each open a chat with the same stranger within LOCKSTEP_MINUTES, both in a
+# burst of new chats, share that stranger; LOCKSTEP_SHARED shared strangers make them peers
+LOCKSTEP_MINUTES: Final = 60
+LOCKSTEP_SHARED: Final = 3
+LOCKSTEP_SLOTS: Final = 4        # accounts tracked per account (confirmed peers are kept)
+LOCKSTEP_BURST: Final = 2        # the sender's new chats this hour, this one included
+_MAX_MINUTE: Final = (1 << 31) - 1
+_ID_MASK: Final = 0xFFFFFFFF
 RESCORE_EVERY: Final = 16      # an ordinary message re-scores the sender at most this often
 KEEP_DAYS: Final = 30.0        # retention of dormant records without an action (see ``sweep``)
 ACTION_KEEP_DAYS: Final = 365.0  # retention of actioned accounts and of contact/block/report pairs
@@ -233,6 +242,10 @@ class World:
         self.next_due = math.inf
         # after a sweep that renumbered ids: old id -> new id (-1: dropped), else None
         self.renumbered: list[int] | None = None
+        # lockstep: stranger id -> (minute << 32 | id of the last account that reached it in a
+        # burst of new chats, that minute); account id -> [other id, strangers shared, ...]
+        self.openers: dict[int, int] = {}
+        self.lockstep: dict[int, list[int]] = {}
 
     # -- identities -------------------------------------------------------------------
     def id_of(self, name: str) -> int:
@@ -353,6 +366,8 @@ class World:
                     if b is not None and b.n_senders < I32_MAX:
                         b.n_senders += 1
                     dirty = a.h_new >= 3
+                    if a.h_new >= LOCKSTEP_BURST and self._opened(aid, rid, now):
+                        dirty = True
                     if a.h_new == FOLLOW_UP_CHATS:
                         self._follow_up(a.id, now)
                 # b never wrote to a: a stranger, whatever the address books say (contacts are
@@ -428,6 +443,71 @@ class World:
             a.n_twoway += 1
         if b.n_twoway < I32_MAX:
             b.n_twoway += 1
+
+    def _opened(self, aid: int, rid: int, now: float) -> bool:
+        """Account ``aid``, in a burst of new chats, opened one with stranger ``rid``: it shares
+        ``rid`` with the last account that did so within ``LOCKSTEP_MINUTES``. True when that
+        made ``aid`` a lockstep peer of that account (worth a re-score); the other one is queued
+        for a re-score too (``grown``). One look-up and one store per such message; a stranger
+        remembers one account (a farm reaching a shared list links member to member)."""
+        m = min(max(int(now) // 60, 0), _MAX_MINUTE)
+        openers = self.openers
+        prev = openers.get(rid)
+        openers[rid] = m << 32 | aid
+        if prev is None:
+            return False
+        b = prev & _ID_MASK
+        if b == aid or m - (prev >> 32) > LOCKSTEP_MINUTES:
+            return False
+        if self._share(b, aid) == LOCKSTEP_SHARED:
+            self.grown.append([b])
+        return self._share(aid, b) == LOCKSTEP_SHARED
+
+    def _share(self, x: int, y: int) -> int:
+        """One more stranger ``x`` reached in lockstep with ``y``; the count now (0: not kept).
+
+        Up to ``LOCKSTEP_SLOTS`` accounts per account. When all are taken, the counts of those
+        not yet peers drop by one and the ones at zero make room (Misra-Gries); peers stay.
+
+        >>> w = World()
+        >>> [w._share(0, 9) for _ in range(3)], w.peers_of(0), w.peers_of(9)
+        ([1, 2, 3], [9], [])
+        >>> [w._share(0, p) for p in (1, 2, 3, 4)], w.lockstep[0]
+        ([1, 1, 1, 0], [9, 3])
+        """
+        slots = self.lockstep.get(x)
+        if slots is None:
+            self.lockstep[x] = [y, 1]
+            return 1
+        n = len(slots)
+        for i in range(0, n, 2):
+            if slots[i] == y:
+                c = slots[i + 1] + 1
+                slots[i + 1] = c
+                return c
+        if n < 2 * LOCKSTEP_SLOTS:
+            slots.append(y)
+            slots.append(1)
+            return 1
+        kept: list[int] = []
+        for i in range(0, n, 2):
+            c = slots[i + 1]
+            if c >= LOCKSTEP_SHARED:
+                kept.append(slots[i])
+                kept.append(c)
+            elif c > 1:
+                kept.append(slots[i])
+                kept.append(c - 1)
+        self.lockstep[x] = kept
+        return 0
+
+    def peers_of(self, aid: int) -> list[int]:
+        """Ids of the accounts that reached ``LOCKSTEP_SHARED``+ of the same strangers as
+        account ``aid``, each within ``LOCKSTEP_MINUTES`` of it (of those it tracks)."""
+        slots = self.lockstep.get(aid)
+        if slots is None:
+            return []
+        return [slots[i] for i in range(0, len(slots), 2) if slots[i + 1] >= LOCKSTEP_SHARED]
 
     def _follow_up(self, aid: int, now: float) -> None:
         """Look at account ``aid`` again FOLLOW_UP_AFTER seconds from ``now`` (scheduled when
@@ -698,6 +778,8 @@ class World:
         * a pair: ``3 * keep_days`` after its last message; a pair holding a contact, block
           or report: ``ACTION_KEEP_DAYS`` after its last message, or after the flag was first
           set when the two never wrote;
+        * lockstep: a stranger's last opener ``LOCKSTEP_MINUTES`` after it (it can link
+          no one later); an account's lockstep counts while both accounts have a record;
         * content families: 2 days after their last send; registration clusters:
           ``keep_days`` after their last registration; groups: ``keep_days`` after their last
           create or join;
@@ -731,6 +813,18 @@ class World:
         for table in (self.by_ip, self.by_device, self.by_block):
             for key in [k for k, c in table.items() if c.counter.last < cut]:
                 del table[key]
+        # lockstep: strangers reached too long ago to link anyone; accounts without a record
+        mcut = min(max(int(now) // 60, 0), _MAX_MINUTE) - LOCKSTEP_MINUTES
+        self.openers = {k: v for k, v in self.openers.items() if v >> 32 >= mcut}
+        by_id = self.by_id
+        lockstep: dict[int, list[int]] = {}
+        for x, slots in self.lockstep.items():
+            if by_id[x] is not None:
+                kept = [v for i in range(0, len(slots), 2) if by_id[slots[i]] is not None
+                        for v in (slots[i], slots[i + 1])]
+                if kept:
+                    lockstep[x] = kept
+        self.lockstep = lockstep
         for key in [k for k, g in self.groups.items() if g[3] < cut]:
             del self.groups[key]
         self.last_sweep = now
@@ -740,7 +834,7 @@ class World:
 
     def compact_ids(self, force: bool = False) -> int:
         """Renumber the identifiers still referred to (records, pairs, clusters, groups,
-        content families, follow-ups, report pile-ons)
+        content families, follow-ups, report pile-ons, lockstep)
         0, 1, 2... in their old order, dropping the rest from the id map; only when more
         than half are unused (or ``force``). The order is kept, so every pair keeps its
         key's direction bits. Returns the number of identifiers dropped."""
@@ -766,6 +860,13 @@ class World:
                 live[m] = 1
         for _, m in self.due:
             live[m] = 1
+        for k, v in self.openers.items():
+            live[k] = 1
+            live[v & _ID_MASK] = 1
+        for x, slots in self.lockstep.items():
+            live[x] = 1
+            for i in range(0, len(slots), 2):
+                live[slots[i]] = 1
         for a in self.accounts.values():
             if a.filed_target >= 0:
                 live[a.filed_target] = 1
@@ -797,6 +898,10 @@ class World:
             f.members = [new_of[m] for m in f.members]
         self.grown = [[new_of[m] for m in grown] for grown in self.grown]
         self.due = [(t, new_of[m]) for t, m in self.due]   # the order (a heap) is kept
+        self.openers = {new_of[k]: (v >> 32) << 32 | new_of[v & _ID_MASK]
+                        for k, v in self.openers.items()}
+        self.lockstep = {new_of[x]: [new_of[v] if i % 2 == 0 else v for i, v in enumerate(s)]
+                         for x, s in self.lockstep.items()}
         for a in self.accounts.values():
             if a.filed_target >= 0:
                 a.filed_target = new_of[a.filed_target]

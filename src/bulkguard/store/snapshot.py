@@ -154,7 +154,8 @@ def _known(obj: object, names: tuple[str, ...], what: str) -> None:
 _STATE_KEYS = {"world", "events", "lane", "forward", "seen", "typed", "reorder", "amnesty"}
 _WORLD_ATTRS = ("now", "ids", "names", "accounts", "by_id", "pairs", "by_ip", "by_device",
                 "by_block", "families", "bands", "groups", "next_family", "last_sweep",
-                "grown", "due", "next_due", "renumbered")   # renumbered: transient, not kept
+                "grown", "due", "next_due", "renumbered",   # renumbered: transient, not kept
+                "openers", "lockstep")
 
 
 _CLUSTER_SLOTS = ("counter", "members", "flagged", "times", "stopped")
@@ -179,6 +180,7 @@ def _world(w: World) -> dict:
         "grown": w.grown, "due": [list(d) for d in w.due], "next_due": w.next_due,
         "bands": w.bands,
         "groups": [[k, *g] for k, g in w.groups.items()],
+        "openers": w.openers, "lockstep": w.lockstep,
     }
 
 
@@ -560,6 +562,16 @@ def _load_world(d: object, version: int = VERSION) -> World:
               and all(type(x) is int for x in row[1:4]) and _is_num(row[4])
               and -1 <= row[1] < n, "a group")
         w.groups[row[0]] = [*row[1:4], float(row[4])]
+    # lockstep (absent from snapshots written before it existed: nothing shared yet)
+    openers, lockstep = d.get("openers", {}), d.get("lockstep", {})  # type: ignore[attr-defined]
+    _need(type(openers) is dict and all(type(k) is int and type(v) is int and 0 <= k < n
+                                        and 0 <= v < 1 << 63 and (v & 0xFFFFFFFF) < n
+                                        for k, v in openers.items()), "lockstep openers")
+    _need(type(lockstep) is dict and all(type(x) is int and 0 <= x < n and type(s) is list
+                                         and len(s) % 2 == 0 and _ids(s[::2], n)
+                                         and all(type(c) is int and 0 < c < 1 << 62 for c in s[1::2])
+                                         for x, s in lockstep.items()), "lockstep counts")
+    w.openers, w.lockstep = openers, lockstep
     return w
 
 
