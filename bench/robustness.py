@@ -7,7 +7,8 @@ usage: python bench/robustness.py [--full] [--seeds 15 ...] [--bg-seeds 16 ...]
            [--markdown FILE] [--json FILE] [--report DIR] [--keep]
 
 Variants (rows): full; without contacts; cold start; no registrations; registration
-metadata stripped; no typing_ms. Each is made by the simulator's flags (``--without``,
+metadata stripped; no typing_ms; and, only when named in ``--variants``, no digests (no
+content fingerprint: farms linked only by whom they write to, and when). Each is made by the simulator's flags (``--without``,
 ``--cold-start``) and, where ``../shared/tools/ablate.py`` has it, also by that tool on the
 full stream (``nocontacts``, ``noreg``, ``nometa``, ``notyping``). A row pools the scenarios
 of its section (``bulkguard.eval.metrics.pool``): recall, worst abusive archetype, FPR over
@@ -84,7 +85,12 @@ VARIANTS = [
     Variant("no typing_ms", "simulator --without typing", without="typing"),
     Variant("no typing_ms", "ablate.py notyping", ablate="notyping"),
 ]
-VARIANT_NAMES = sorted({v.name for v in VARIANTS})
+#: Rows made only when named in ``--variants``: not among the issue's variants, but the case
+#: of its part 3 (farms linked only by what they send and to whom), without the content half.
+EXTRA_VARIANTS = [
+    Variant("no digests", "simulator --without digests", without="digests"),
+]
+VARIANT_NAMES = sorted({v.name for v in VARIANTS + EXTRA_VARIANTS})
 
 
 @dataclass(frozen=True)
@@ -189,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep every variant's files")
     a = ap.parse_args(argv)
 
-    variants = [v for v in VARIANTS if (not a.variants or v.name in a.variants or v.name == "full")
+    variants = [v for v in VARIANTS + (EXTRA_VARIANTS if a.variants else [])
+                if (not a.variants or v.name in a.variants or v.name == "full")
                 and not (v.ablate and (a.no_ablate or not ABLATE.exists()))]
     per: dict[tuple[str, Variant], list[Metrics]] = {}
     first_full: Metrics | None = None
