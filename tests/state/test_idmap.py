@@ -38,6 +38,10 @@ def test_the_c_table_refuses_what_the_engine_never_does():
     with pytest.raises(TypeError):
         del m["a"]
     assert type(World().ids) is idmap._Map   # what the compiled build uses
+    a, b = "".join(["na", "me"]), "".join(["nam", "e"])
+    m["k"] = 0
+    m[a] = 1
+    assert m[b] == 1 and [k for k in m if k == "name"][0] is b   # the newer object is kept
 
 
 @settings(max_examples=200, deadline=None)

@@ -17,6 +17,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     PyObject *key;   /* a str, or NULL (empty) */
@@ -33,20 +34,29 @@ typedef struct {
 
 static PyTypeObject IdMapType;
 
-/* The slot holding key, or the empty slot where it would go. */
-static inline Slot *find(IdMap *m, PyObject *key, Py_hash_t h, int *err) {
+/* Whether two exact str objects of equal hash hold the same characters. */
+static inline int same_str(PyObject *a, PyObject *b) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+    if (n != PyUnicode_GET_LENGTH(b) || PyUnicode_KIND(a) != PyUnicode_KIND(b)) return 0;
+    return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * PyUnicode_KIND(a)) == 0;
+}
+
+/* The slot holding key, or the empty slot where it would go. A slot that holds an equal
+   name as another object takes this one: the edge decoder hands out one object per name
+   but makes a new one when its bounded cache forgot the name, and the next look-ups, with
+   the new object, then match by pointer again instead of comparing characters. */
+static inline Slot *find(IdMap *m, PyObject *key, Py_hash_t h) {
     size_t mask = (size_t)m->cap - 1;
     size_t i = (size_t)h & mask;
     for (;;) {
         Slot *s = &m->slots[i];
         if (s->key == NULL || s->key == key) return s;
-        if (s->hash == h) {
-            int eq = PyUnicode_Compare(s->key, key) == 0;
-            if (eq) return s;
-            if (PyErr_Occurred()) {
-                *err = 1;
-                return NULL;
-            }
+        if (s->hash == h && same_str(s->key, key)) {
+            PyObject *old = s->key;
+            Py_INCREF(key);
+            s->key = key;
+            Py_DECREF(old);
+            return s;
         }
         i = (i + 1) & mask;
     }
@@ -87,9 +97,7 @@ static int64_t lookup(IdMap *m, PyObject *key) {
     if (m->used == 0) return -1;
     Py_hash_t h = PyObject_Hash(key);
     if (h == -1) return -2;
-    int err = 0;
-    Slot *s = find(m, key, h, &err);
-    if (err) return -2;
+    Slot *s = find(m, key, h);
     return s->key != NULL ? s->value : -1;
 }
 
@@ -118,9 +126,7 @@ static int IdMap_ass_subscript(IdMap *m, PyObject *key, PyObject *value) {
     Py_hash_t h = PyObject_Hash(key);
     if (h == -1) return -1;
     if ((m->used + 1) * 3 > m->cap * 2 && grow(m) < 0) return -1;
-    int err = 0;
-    Slot *s = find(m, key, h, &err);
-    if (err) return -1;
+    Slot *s = find(m, key, h);
     if (s->key == NULL) {
         Py_INCREF(key);
         s->key = key;
