@@ -271,3 +271,45 @@ def test_message_without_exactly_one_target_is_refused_and_changes_nothing(targe
     with pytest.raises(EventError, match="exactly one of `recipient` or `group`"):
         eng.handle(Message(ts=9.0, sender="c", **target), 2)
     assert (eng.events, eng.world.now, len(eng.world.accounts), dict(eng.world.pairs)) == before
+
+
+def _announcement(answering: float, model: str | None) -> tuple[list, Engine]:
+    """An account that existed before the stream sends one text to 50 people it never wrote
+    to, 3-15 s apart (the first typed, the rest pasted); ``answering`` of them answer 5-45
+    minutes later, and it answers back. Someone else's message two hours later moves the
+    clock past the follow-up. Returns the decisions and the engine."""
+    from bulkguard.components import load_components
+    from bulkguard.scoring.rules import Rules
+    eng = Engine(Rules.default(), **load_components(model))
+    t0 = 1_700_000_000.0
+    rng = random.Random(9)
+    evs: list[tuple[float, Message]] = []
+    t = t0
+    for i in range(50):
+        t += rng.uniform(3.0, 15.0)
+        evs.append((t, Message(ts=t, sender="org", recipient=f"p{i}", kind="text", size=420,
+                               digest="5e1f0c2a9b7d3346", typing_ms=60_000 if i == 0 else 0)))
+        if i < 50 * answering:
+            ta = t + rng.uniform(300, 2700)
+            evs.append((ta, Message(ts=ta, sender=f"p{i}", recipient="org", typing_ms=3000)))
+            evs.append((ta + 90, Message(ts=ta + 90, sender="org", recipient=f"p{i}",
+                                         typing_ms=2500)))
+    evs.append((t0 + 7200, Message(ts=t0 + 7200, sender="a", recipient="b")))
+    out: list = []
+    for line, (_, ev) in enumerate(sorted(evs, key=lambda x: x[0]), 1):
+        out += eng.handle(ev, line)
+    return out, eng
+
+
+@pytest.mark.parametrize("model", [None, "none"], ids=["rules+model", "rules"])
+def test_an_announcement_is_judged_once_the_recipients_could_answer(model: str | None) -> None:
+    """One text to 50 strangers within eight minutes looks the same from a person announcing
+    an event and from a spammer; what tells them apart is whether the people answer. So the
+    burst alone at most throttles, and the follow-up an hour later stops it only if most of
+    them did not answer (issue 9: organisers, teachers, announcers were challenged mid-burst)."""
+    out, eng = _announcement(0.8, model)
+    assert not [d for d in out if d.account == "org" and d.action in STOP], out
+    out, eng = _announcement(0.0, model)   # the same burst, nobody answers
+    stops = [d for d in out if d.account == "org" and d.action in STOP]
+    assert stops, out
+    assert stops[0].ts >= 1_700_000_000.0 + 3600, stops[0]   # at the follow-up

@@ -147,8 +147,8 @@ def test_optional_rules_only_add_evidence() -> None:
     for r in rules.rules:
         if any(n in REQUIRES for n, _, _ in r.conditions):
             assert r.weight >= 0.0, r.code
-    assert all(n not in REQUIRES for n, _, _ in rules.model_clear_when)
-    assert all(n not in REQUIRES for n, _, _ in rules.model_add_when)
+    assert all(n not in REQUIRES for g in rules.model_clear_when for n, _, _ in g)
+    assert all(n not in REQUIRES for g in rules.model_add_when for n, _, _ in g)
     assert all(f not in REQUIRES for f in Model.load(None).features)
 
 

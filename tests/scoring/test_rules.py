@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -190,3 +191,29 @@ def test_grades_of_one_code_add_up_and_are_listed_once():
     e, reasons = rules.score(v)
     assert reasons.count("FARM_SIBLING_STOPPED") == 1
     assert rules.weight_of(v) == pytest.approx(sum(r.weight for r in farm))
+
+
+def test_model_gate_alternatives_any_group_holds():
+    """``[model] add_when`` / ``clear_when``: a flat list is one group (all must hold); a list of
+    lists is alternatives (one group must hold); a mixture is refused."""
+    one = Rules.from_toml(ACTIONS + '[model]\nadd_when = ["msgs_1m >= 2", "msgs_1h < 5"]\n' + RULE)
+    alt = Rules.from_toml(ACTIONS + '[model]\nadd_when = [["msgs_1m >= 2", "msgs_1h < 5"],'
+                          ' ["reply_ratio < 0.2"]]\n' + RULE)
+    assert len(one.model_add_when) == 1 and len(alt.model_add_when) == 2
+    v = [0.0] * len(NAMES)
+    v[NAMES.index("msgs_1m")], v[NAMES.index("msgs_1h")] = 3.0, 9.0
+    v[NAMES.index("reply_ratio")] = 0.9
+    assert not one.may_add(v) and not alt.may_add(v)
+    v[NAMES.index("reply_ratio")] = 0.1
+    assert not one.may_add(v) and alt.may_add(v)
+    v[NAMES.index("msgs_1h")] = 4.0
+    assert one.may_add(v) and alt.may_add(v)
+    v[NAMES.index("reply_ratio")] = math.nan   # unknown is no evidence: its group does not hold
+    v[NAMES.index("msgs_1h")] = 9.0
+    assert not alt.may_add(v)
+    for bad, words in (('[["msgs_1m >= 2"], "msgs_1h < 5"]', ["add_when", "mixture"]),
+                       ('[["msgs_1m >= 2"], []]', ["add_when[1]", "empty group"]),
+                       ('[["msgs_1m >= 2"], ["msgs_1hh < 5"]]', ["add_when[1][0]", "msgs_1hh"])):
+        with pytest.raises(RulesError) as ei:
+            Rules.from_toml(ACTIONS + f"[model]\nadd_when = {bad}\n" + RULE, source="g.toml")
+        assert all(w in str(ei.value) for w in words), str(ei.value)

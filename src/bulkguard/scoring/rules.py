@@ -63,10 +63,13 @@ def _did_you_mean(word: str, choices) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+Conditions = tuple[tuple[str, str, float], ...]   # (signal, operator, number), all must hold
+
+
 @dataclass(frozen=True)
 class Rule:
     code: str
-    conditions: tuple[tuple[str, str, float], ...]
+    conditions: Conditions
     weight: float
     explain: str = ""
 
@@ -82,8 +85,9 @@ class Rules:
     model_clear_cap: float = 0.0  # most evidence it may take away
     digest: str = ""            # sha256 of the source text, for checkpoints
     provides: frozenset[str] = frozenset(OPTIONAL)   # optional event families the platform sends
-    model_clear_when: tuple[tuple[str, str, float], ...] = ()  # conditions for taking evidence away
-    model_add_when: tuple[tuple[str, str, float], ...] = ()    # conditions for adding evidence
+    # gates of the model: alternatives, each a group of conditions that must all hold
+    model_clear_when: tuple[Conditions, ...] = ()  # for taking evidence away
+    model_add_when: tuple[Conditions, ...] = ()    # for adding evidence
 
     # -- loading ------------------------------------------------------------------------
     @staticmethod
@@ -205,10 +209,11 @@ class Rules:
                   float(mc), float(ml), float(mlc), digest, frozenset(prov), cw, aw)
         object.__setattr__(out, "_fire", _compile(out.rules))
         object.__setattr__(out, "_sum", _compile(out.rules, total=True))
+        # a gate holds when any of its groups does: the sum of one 1.0 per group that holds
         object.__setattr__(out, "_clear_ok", _compile(
-            (Rule("CLEAR", cw, 1.0),) if cw else (), total=True))
+            tuple(Rule("CLEAR", g, 1.0) for g in cw), total=True))
         object.__setattr__(out, "_add_ok", _compile(
-            (Rule("ADD", aw, 1.0),) if aw else (), total=True))
+            tuple(Rule("ADD", g, 1.0) for g in aw), total=True))
         return out
 
     # -- use ------------------------------------------------------------------------------
@@ -218,12 +223,14 @@ class Rules:
 
     def may_clear(self, v: list[float]) -> bool:
         """True if the model's confident "legitimate" may take evidence away for ``v``: the
-        ``[model] clear_when`` conditions hold (always, without conditions)."""
+        ``[model] clear_when`` conditions hold, those of one of its groups if it has several
+        (always, without conditions)."""
         return not self.model_clear_when or self._clear_ok(v) > 0.0  # type: ignore[attr-defined]
 
     def may_add(self, v: list[float]) -> bool:
         """True if the model's probability may add evidence for ``v``: the ``[model]
-        add_when`` conditions hold (always, without conditions)."""
+        add_when`` conditions hold, those of one of its groups if it has several (always,
+        without conditions)."""
         return not self.model_add_when or self._add_ok(v) > 0.0  # type: ignore[attr-defined]
 
     def weight_of(self, v: list[float]) -> float:
@@ -273,14 +280,36 @@ def reasons_of(hits: list[tuple[float, str]]) -> list[str]:
     return [c for c, w in sorted(total.items(), key=lambda h: (-h[1], h[0])) if w > 0]
 
 
-def _model_gate(model: dict, key: str, source: str) -> tuple[tuple[str, str, float], ...]:
-    """``[model] clear_when`` / ``add_when``: one condition or a list of them."""
+def _model_gate(model: dict, key: str, source: str) -> tuple[Conditions, ...]:
+    """``[model] clear_when`` / ``add_when``: one condition, a list of conditions (all must
+    hold), or a list of such lists (alternatives: one of them must hold).
+
+    >>> _model_gate({"add_when": ["msgs_1m >= 1", "msgs_1h < 5"]}, "add_when", "r")
+    ((('msgs_1m', '>=', 1.0), ('msgs_1h', '<', 5.0)),)
+    >>> len(_model_gate({"add_when": [["msgs_1m >= 1"], ["msgs_1h < 5"]]}, "add_when", "r"))
+    2
+    """
     conds = model.get(key, [])
     if isinstance(conds, str):
         conds = [conds]
     if not isinstance(conds, list):
         raise RulesError(f"{source}: [model] {key} must be a list of conditions")
-    return tuple(_condition(c, f"{source}: [model] {key}[{j}]") for j, c in enumerate(conds))
+    if not conds:
+        return ()
+    if all(isinstance(c, list) for c in conds):
+        groups = conds
+    elif not any(isinstance(c, list) for c in conds):
+        groups = [conds]
+    else:
+        raise RulesError(f"{source}: [model] {key} must be a list of conditions or a list of "
+                         "such lists (alternatives), not a mixture")
+    out = []
+    for g, group in enumerate(groups):
+        if not group:
+            raise RulesError(f"{source}: [model] {key}[{g}] is an empty group of conditions")
+        where = f"{source}: [model] {key}" + (f"[{g}]" if len(groups) > 1 else "")
+        out.append(tuple(_condition(c, f"{where}[{j}]") for j, c in enumerate(group)))
+    return tuple(out)
 
 
 def _condition(c: object, where: str) -> tuple[str, str, float]:

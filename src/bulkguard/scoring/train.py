@@ -79,7 +79,15 @@ def _excluded() -> tuple[str, ...]:
     policy lane and the POLICY_VIOLATIONS rules judge it. ``family_flagged`` depends on other
     accounts' stops; the FAMILY_* rules use it."""
     from bulkguard.signals import REQUIRES
-    return tuple(REQUIRES) + ("family_flagged",)
+    return tuple(REQUIRES) + ("family_flagged",) + UNSETTLED
+
+
+#: Answers counted over every chat opened, also those opened a minute ago: during an
+#: announcement they read "nobody answers" before anybody could. The model sees answers only
+#: over chats opened an hour or more ago (``recipients_settled``, ``reply_ratio_settled``),
+#: so what it learns from one content sent to many people does not rest on answers that
+#: had no time to come; the rules (``REPLIED_BY_MOST``) and the veto still count every answer.
+UNSETTLED: tuple[str, ...] = ("reply_ratio", "unanswered", "reply_delay")
 
 
 EXCLUDE: tuple[str, ...] = _excluded()
@@ -421,7 +429,9 @@ def write_card(path: Path, doc: dict[str, Any], extra: str = "") -> None:
         "the first message of an account, gets a low p and the model waits for evidence). "
         "The engine adds `-ln(1-p) * [model] weight` (at most `[model] cap`) to the rules' "
         "evidence when `p >= [model] floor` and the `[model] add_when` conditions hold (the "
-        "shipped rules: the account sent one content to 3+ new people), and takes evidence "
+        "shipped rules: the account sent one content to 5+ new people, not in a burst (under 3 "
+        "new chats a minute and 10 an hour), or to 3+ once most of those it wrote to over an "
+        "hour ago did not answer), and takes evidence "
         "away for `p < [model] clear` only where `[model] clear_when` holds (some recipients "
         "answered); both rest on messages alone. `Model.reasons` names up to three "
         "features with the largest positive path contributions (Saabas) as `MODEL_<FEATURE>`.",
@@ -429,8 +439,13 @@ def write_card(path: Path, doc: dict[str, Any], extra: str = "") -> None:
         f"{len(doc['features'])} of the {meta.get('signals_total', '?')} signals are used: "
         + ", ".join(f"`{f}`" for f in sorted(doc["features"])) + "."
         + (" Left out by design: every signal of an optional event family ("
-           + ", ".join(f"`{f}`" for f in meta.get("excluded_signals", []))
-           + "). The model sees only behaviour every platform has (messages), so removing an "
+           + ", ".join(f"`{f}`" for f in meta.get("excluded_signals", []) if f not in UNSETTLED)
+           + "), and answers counted over every chat opened, also a minute ago ("
+           + ", ".join(f"`{f}`" for f in UNSETTLED)
+           + "): during an announcement these read \"nobody answers\" before anybody could, so "
+           "the model sees answers only over chats opened an hour or more ago "
+           "(`recipients_settled`, `reply_ratio_settled`). "
+           "The model sees only behaviour every platform has (messages), so removing an "
            "optional family (registrations, contacts, typing, reports, blocks, groups, the "
            "business lane) never changes what it says, and its confident \"legitimate\" never "
            "rests on them; those families add evidence through rules of non-negative weight "
