@@ -21,12 +21,12 @@ def run(stage: Reorder[int], ts: list[float]) -> tuple[list[int], list[tuple[int
     dead: list[tuple[int, str]] = []
     for i, t in enumerate(ts):
         stage.push(i + 1, t, i, b"raw%d" % i)
-        out.extend(e[2] for e in stage.ready)
+        out.extend(e.ev for e in stage.ready)
         dead.extend((d[1], d[4]) for d in stage.dead)
         stage.ready.clear()
         stage.dead.clear()
     stage.flush()
-    out.extend(e[2] for e in stage.ready)
+    out.extend(e.ev for e in stage.ready)
     dead.extend((d[1], d[4]) for d in stage.dead)
     return out, dead
 
@@ -147,15 +147,15 @@ def test_state_survives_pickle_mid_stream():
     out = []
     for i, t in enumerate(jittered[:150]):
         first.push(i + 1, t, i, b"")
-        out.extend(e[2] for e in first.ready)
+        out.extend(e.ev for e in first.ready)
         first.ready.clear()
     second: Reorder[int] = pickle.loads(pickle.dumps(first))
     for i, t in enumerate(jittered[150:], 150):
         second.push(i + 1, t, i, b"")
-        out.extend(e[2] for e in second.ready)
+        out.extend(e.ev for e in second.ready)
         second.ready.clear()
     second.flush()
-    out.extend(e[2] for e in second.ready)
+    out.extend(e.ev for e in second.ready)
     assert out == ref and second.late == whole.late
 
 
@@ -283,12 +283,12 @@ def _actors(stage: Reorder[str], stream: list[tuple[float, str]]) -> tuple[list[
     dead: list[int] = []
     for i, (t, who) in enumerate(stream):
         stage.push(i + 1, t, who, b"")
-        out.extend(e[1] for e in stage.ready)
+        out.extend(e.line for e in stage.ready)
         dead.extend(d[1] for d in stage.dead)
         stage.ready.clear()
         stage.dead.clear()
     stage.flush()
-    out.extend(e[1] for e in stage.ready)
+    out.extend(e.line for e in stage.ready)
     dead.extend(d[1] for d in stage.dead)
     return out, dead
 

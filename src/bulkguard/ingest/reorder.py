@@ -34,11 +34,11 @@ replay and a network service can put it in front of the same engine.
 >>> stream = [100.0, 95.0, 101.0, 1e308, 103.0, 112.0, 125.0, 90.0, 130.0, 97.0]
 >>> for line, ts in enumerate(stream, 1):
 ...     r.push(line, ts, f"e{line}", b"")
->>> r.clock, [e[0] for e in r.ready]   # in ts order up to 10 s behind stream time; 97 came late
+>>> r.clock, [e.ts for e in r.ready]   # in ts order up to 10 s behind stream time; 97 came late
 (112.0, [90.0, 95.0, 100.0, 101.0, 97.0])
 >>> r.late, [(d[1], d[4]) for d in r.dead]
 (1, [(4, 'ts too far ahead of the stream: 1e+308 is 1e+308 s ahead of the stream time 100 (limit 3600 s; not confirmed by the 2 events after it)')])
->>> r.flush(); [e[0] for e in r.ready][5:]
+>>> r.flush(); [e.ts for e in r.ready][5:]
 [103.0, 112.0, 125.0, 130.0]
 """
 
@@ -80,11 +80,37 @@ _ASTUPLE: Final = astuple
 NO_RAW: Final = b""
 
 
+class Held(Generic[E]):
+    """An event the stage holds: its ``ts``, input ``line``, the event and its ``raw`` line
+    (kept only while it may still become a dead letter). Ordered by ``(ts, line)``.
+
+    A small object rather than a tuple: compiled, a ``tuple[float, int, E, bytes]`` is a C
+    struct that is boxed into a new tuple (and a new float and int) each time it goes into
+    a list and unboxed each time it comes out; an event passes through three lists."""
+
+    __slots__ = ("ts", "line", "ev", "raw")
+
+    def __init__(self, ts: float, line: int, ev: E, raw: bytes) -> None:
+        self.ts = ts
+        self.line = line
+        self.ev = ev
+        self.raw = raw
+
+    def __lt__(self, other: Held[E]) -> bool:
+        return self.ts < other.ts or (self.ts == other.ts and self.line < other.line)
+
+    def __reduce__(self) -> tuple[type, tuple[float, int, E, bytes]]:
+        return Held, (self.ts, self.line, self.ev, self.raw)
+
+    def __repr__(self) -> str:
+        return f"Held({self.ts!r}, {self.line!r}, {self.ev!r}, {self.raw!r})"
+
+
 class Reorder(Generic[E]):
     """Robust clock plus reorder window; see the module docstring.
 
-    After each ``push`` (and after ``flush``) the caller takes ``ready`` (entries
-    ``(ts, line, event, raw)`` in the order to apply them; ``raw`` is mostly empty) and
+    After each ``push`` (and after ``flush``) the caller takes ``ready`` (:class:`Held`
+    events in the order to apply them; their ``raw`` is mostly empty) and
     ``dead`` (entries ``(ts, line, event, raw, reason)``) and clears both lists.
 
     ``window`` is the reorder window's floor; it grows up to ``max_window`` (default 900 s;
@@ -120,16 +146,16 @@ class Reorder(Generic[E]):
         self.confirm = confirm
         self.confirm_actors = min(confirm_actors, confirm)
         self.actor_of = actor_of
-        self.ready: list[tuple[float, int, E, bytes]] = []
+        self.ready: list[Held[E]] = []
         self.dead: list[tuple[float, int, E, bytes, str]] = []
         # held events: those that came in order in a queue (no sorting needed), the others
         # in a heap; both leave in (ts, line) order
         # (a list read from ``head`` on, cut back now and then: compiled, list operations
         # are direct, a deque's are generic calls)
-        self.tail: list[tuple[float, int, E, bytes]] = []
+        self.tail: list[Held[E]] = []
         self.head = 0
         self.tail_ts = NEG_INF          # largest ts in the queue so far
-        self.heap: list[tuple[float, int, E, bytes]] = []
+        self.heap: list[Held[E]] = []
         # the three largest accepted ts; stream time is the third (-inf until there are three)
         self.t1 = self.t2 = self.t3 = NEG_INF
         self.clock = NEG_INF
@@ -144,9 +170,9 @@ class Reorder(Generic[E]):
         self.period_end = NEG_INF
         self.widest = window            # the widest the window has been
         # suspects: [entry, in-time events seen since]; run: consecutive suspects
-        self.suspects: list[tuple[tuple[float, int, E, bytes], list[int]]] = []
+        self.suspects: list[tuple[Held[E], list[int]]] = []
         self.run = 0
-        self.first: list[tuple[float, int, E, bytes]] = []   # before stream time exists
+        self.first: list[Held[E]] = []   # before stream time exists
         self.late = 0
         self.too_far = 0
         self.jumps = 0
@@ -163,13 +189,13 @@ class Reorder(Generic[E]):
         if ts <= self.limit and self.clock != NEG_INF:
             if self.suspects:
                 self._in_time()
-            self._accept((ts, line, ev, NO_RAW))
+            self._accept(Held(ts, line, ev, NO_RAW))
         elif self.clock == NEG_INF:
-            self._start((ts, line, ev, raw))
+            self._start(Held(ts, line, ev, raw))
         else:
-            self._suspect((ts, line, ev, raw))
+            self._suspect(Held(ts, line, ev, raw))
 
-    def _start(self, e: tuple[float, int, E, bytes]) -> None:
+    def _start(self, e: Held[E]) -> None:
         """The first events: stream time starts at the median of the first three, so a
         stream that opens with a poisoned ts is not fooled either."""
         first = self.first
@@ -177,11 +203,11 @@ class Reorder(Generic[E]):
         if len(first) < 3:
             return
         self.first = []
-        med = sorted(x[0] for x in first)[1]
+        med = sorted(x.ts for x in first)[1]
         self.t1 = self.t2 = self.t3 = med
         self._advance(med)
         for x in first:
-            if x[0] <= self.limit:
+            if x.ts <= self.limit:
                 self._accept(x)
             else:
                 self._suspect(x)
@@ -249,7 +275,7 @@ class Reorder(Generic[E]):
             self.late += 1
         else:
             self.released = ts
-        self.ready.append((ts, line, ev, NO_RAW))
+        self.ready.append(Held(ts, line, ev, NO_RAW))
 
     def _see(self, ts: float) -> None:
         """The clock and the lateness measure see ``ts``."""
@@ -268,8 +294,8 @@ class Reorder(Generic[E]):
         elif ts < self.watch:
             self._delayed(self.clock - ts)
 
-    def _accept(self, e: tuple[float, int, E, bytes]) -> None:
-        ts = e[0]
+    def _accept(self, e: Held[E]) -> None:
+        ts = e.ts
         if ts > self.t3:
             if ts > self.t2:
                 self.t3 = self.t2
@@ -292,6 +318,11 @@ class Reorder(Generic[E]):
             self.released = ts
             self.ready.append(e)
             return
+        if ts < self.mark and self.head == len(self.tail) and not self.heap:
+            # the watermark already passed it and nothing is held: straight through
+            self.released = ts
+            self.ready.append(e)
+            return
         if ts >= self.tail_ts:
             self.tail.append(e)
             self.tail_ts = ts
@@ -306,29 +337,31 @@ class Reorder(Generic[E]):
         ready = self.ready
         h = self.head
         while True:
-            if h < len(tail) and tail[h][0] < mark:
+            if h < len(tail) and tail[h].ts < mark:
                 if heap and heap[0] < tail[h]:
                     x = heapq.heappop(heap)
                 else:
                     x = tail[h]
                     h += 1
-            elif heap and heap[0][0] < mark:
+            elif heap and heap[0].ts < mark:
                 x = heapq.heappop(heap)
             else:
                 break
-            self.released = x[0]
+            self.released = x.ts
             ready.append(x)
-        if h >= 4096 and h * 2 >= len(tail):
-            del tail[:h]   # amortised O(1): each event is moved at most once
+        if h >= 256 and h * 2 >= len(tail):
+            # amortised O(1): each event is moved at most once; and soon, so that released
+            # events are freed while still in the cache
+            del tail[:h]
             h = 0
         self.head = h
 
-    def _suspect(self, e: tuple[float, int, E, bytes]) -> None:
-        ts = e[0]
+    def _suspect(self, e: Held[E]) -> None:
+        ts = e.ts
         unit = self._unit(ts)
         if unit:
             self.too_far += 1
-            self.dead.append((ts, e[1], e[2], e[3], unit))
+            self.dead.append((ts, e.line, e.ev, e.raw, unit))
             return
         self.suspects.append((e, [0]))
         self.run += 1
@@ -349,7 +382,7 @@ class Reorder(Generic[E]):
         want = self.confirm_actors
         seen: set[object] = set()
         for e, _ in reversed(self.suspects[-n:]):
-            seen.add(actor_of(e[2]))
+            seen.add(actor_of(e.ev))
             if len(seen) >= want:
                 break
         return len(seen)
@@ -376,19 +409,19 @@ class Reorder(Generic[E]):
         held, run = self.suspects[:-n], self.suspects[-n:]
         self.suspects = []
         self.limit = math.inf
-        for e, _ in sorted(run, key=lambda s: (s[0][0], s[0][1])):
+        for e, _ in sorted(run, key=lambda s: (s[0].ts, s[0].line)):
             self._accept(e)
         self.limit = self.clock + self.max_ahead
         for e, seen in held:
-            if e[0] <= self.limit:
+            if e.ts <= self.limit:
                 self._accept(e)
             else:
                 self.suspects.append((e, seen))
 
-    def _refute(self, e: tuple[float, int, E, bytes], why: str) -> None:
+    def _refute(self, e: Held[E], why: str) -> None:
         self.too_far += 1
-        ts = e[0]
-        self.dead.append((ts, e[1], e[2], e[3],
+        ts = e.ts
+        self.dead.append((ts, e.line, e.ev, e.raw,
                           f"ts too far ahead of the stream: {ts:.15g} is {ts - self.clock:.15g} s ahead "
                           f"of the stream time {self.clock:.0f} (limit {self.max_ahead:g} s; {why})"))
 
@@ -448,10 +481,11 @@ def offer(stage: Reorder[InputEvent], line: int, ev: InputEvent, raw: bytes) -> 
     (:class:`ReorderedSource`) and the service alike. Returns the reason it is refused at
     once (a message without exactly one target: refused in input order rather than when
     the window releases it), or None; what is ready and dead is then in ``stage``."""
-    if isinstance(ev, _MESSAGE):
-        if (ev.recipient is None) is (ev.group is None):
+    t = type(ev)
+    if t is _MESSAGE:   # (compiled, an identity test; isinstance is a generic call)
+        if (ev.recipient is None) is (ev.group is None):  # type: ignore[union-attr]
             return target_error(ev) or ""
-    elif type(ev) in URGENT:
+    elif t in URGENT:
         stage.push_now(line, ev.ts, ev, raw)
         return None
     stage.push(line, ev.ts, ev, raw)
@@ -489,7 +523,7 @@ class ReorderedSource:
         self.on_end = on_end
         self.consumed = inner.start
         self.ended = False
-        self.pending: deque[tuple[float, int, InputEvent, bytes]] = deque()
+        self.pending: deque[Held[InputEvent]] = deque()
         self._raw = b""
         self._ev: InputEvent | None = None
         if state is not None:
@@ -520,9 +554,9 @@ class ReorderedSource:
             if ready:
                 if len(ready) == 1 and not pending:   # the common case: one in, one out
                     e = ready.pop()
-                    self._raw = e[3]
-                    self._ev = e[2]
-                    yield e[1], e[2]
+                    self._raw = e.raw
+                    self._ev = e.ev
+                    yield e.line, e.ev
                 else:
                     yield from self._drain()
         if self.on_end is not None:
@@ -541,9 +575,9 @@ class ReorderedSource:
         pending = self.pending
         while pending:
             e = pending.popleft()
-            self._raw = e[3]
-            self._ev = e[2]
-            yield e[1], e[2]
+            self._raw = e.raw
+            self._ev = e.ev
+            yield e.line, e.ev
 
     def _dead(self) -> None:
         dead = self.stage.dead
@@ -565,9 +599,9 @@ class ReorderState:
     __slots__ = ("stage", "pending")
 
     def __init__(self, stage: Reorder[InputEvent],
-                 pending: list[tuple[float, int, InputEvent, bytes]]) -> None:
+                 pending: list[Held[InputEvent]]) -> None:
         self.stage = stage
         self.pending = pending
 
-    def __reduce__(self) -> tuple[type, tuple[Reorder[InputEvent], list[tuple[float, int, InputEvent, bytes]]]]:
+    def __reduce__(self) -> tuple[type, tuple[Reorder[InputEvent], list[Held[InputEvent]]]]:
         return ReorderState, (self.stage, self.pending)

@@ -96,11 +96,11 @@ class EngineAdapter:
             out.dead.append((d[1], d[3], d[4]))
         stage.dead.clear()
         eng = self.engine
-        for ts, n, e, _ in stage.ready:
+        for h in stage.ready:
             try:
-                out.applied.append((n, e, list(eng.handle(e, n))))
+                out.applied.append((h.line, h.ev, list(eng.handle(h.ev, h.line))))
             except EventError as err:   # the stage refuses what the engine would; kept safe
-                out.dead.append((n, b"", str(err)))
+                out.dead.append((h.line, b"", str(err)))
         stage.ready.clear()
         return out
 

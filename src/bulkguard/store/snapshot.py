@@ -81,6 +81,8 @@ class SnapshotError(ValueError):
 
 
 if TYPE_CHECKING:
+    from bulkguard.ingest.reorder import Held
+    from bulkguard.types import InputEvent
     from bulkguard.engine import Engine as EngineState   # what a snapshot saves and restores
 
 
@@ -230,10 +232,10 @@ _STAGE_INTS = ("confirm", "head", "run", "late", "too_far", "jumps", "confirm_ac
 _STAGE_LISTS = ("ready", "tail", "heap", "first")
 
 
-def _entry(e: tuple) -> list:
+def _entry(e: object) -> list:
     """A held event ``(ts, line, event, raw)``: the event as its JSON line (decoded and
     validated again on load)."""
-    return [e[0], e[1], encode_event(e[2]), e[3]]
+    return [e.ts, e.line, encode_event(e.ev), e.raw]  # type: ignore[attr-defined]
 
 
 def _reorder(rs: object) -> dict:
@@ -242,7 +244,7 @@ def _reorder(rs: object) -> dict:
            "Reorder")
     return {**{k: getattr(stage, k) for k in _STAGE_NUMS + _STAGE_INTS},
             **{k: [_entry(e) for e in getattr(stage, k)] for k in _STAGE_LISTS},
-            "dead": [[*_entry(d[:4]), d[4]] for d in stage.dead],
+            "dead": [[d[0], d[1], encode_event(d[2]), d[3], d[4]] for d in stage.dead],
             "suspects": [[_entry(e), seen] for e, seen in stage.suspects],
             "pending": [_entry(e) for e in rs.pending]}  # type: ignore[attr-defined]
 
@@ -365,14 +367,15 @@ def _load_amnesty(rows: object, w: World) -> dict:
     return out
 
 
-def _load_entry(e: object) -> tuple:
+def _load_entry(e: object) -> Held[InputEvent]:
     _need(type(e) is list and len(e) == 4 and _is_num(e[0]) and type(e[1]) is int  # type: ignore[arg-type,index]
           and type(e[2]) is bytes and type(e[3]) is bytes, "a held event")  # type: ignore[index]
     try:
         ev = decode_line(e[2])  # type: ignore[index]
     except EventError as err:
         raise _Bad(f"a held event: {err}") from None
-    return (float(e[0]), e[1], ev, e[3])  # type: ignore[index]
+    from bulkguard.ingest.reorder import Held   # replay's, above the store
+    return Held(float(e[0]), e[1], ev, e[3])  # type: ignore[index]
 
 
 def _load_reorder(d: object) -> object:
@@ -397,7 +400,8 @@ def _load_reorder(d: object) -> object:
     dead = []
     for row in d["dead"]:  # type: ignore[index]
         _need(type(row) is list and len(row) == 5 and type(row[4]) is str, "a dead held event")
-        dead.append((*_load_entry(row[:4]), row[4]))
+        h = _load_entry(row[:4])
+        dead.append((h.ts, h.line, h.ev, h.raw, row[4]))
     stage.dead = dead
     suspects = []
     for row in d["suspects"]:  # type: ignore[index]
