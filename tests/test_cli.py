@@ -117,3 +117,19 @@ def test_model_none_and_rules_options(sample_events, tmp_path, capsys, check_dec
     rc = main(["replay", str(sample_events), "--out", str(tmp_path / "d.jsonl"),
                "--rules", str(tmp_path / "missing.toml"), "--quiet"])
     assert rc == 2 and "cannot read rules file" in capsys.readouterr().err
+
+
+def test_decisions_piped_to_standard_output_are_complete(tmp_path, capsys):
+    """``--out -`` through a pipe, with far more than a pipe's buffer of decisions: the
+    command's early exit (``cli.entry``) loses none of them."""
+    from bulkguard.sim import simulate
+    simulate(tmp_path / "scn", seed=3, accounts=300, days=0.5)
+    events = tmp_path / "scn" / "events.jsonl"
+    p = subprocess.run([sys.executable, "-m", "bulkguard", "replay", str(events), "--out", "-",
+                        "--quiet"], capture_output=True, timeout=300, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert b"read " in p.stderr and b"families seen" in p.stderr   # the summary, on stderr
+    assert main(["replay", str(events), "--out", str(tmp_path / "d.jsonl"), "--quiet"]) == 0
+    capsys.readouterr()
+    want = (tmp_path / "d.jsonl").read_bytes()
+    assert len(want) > 1 << 17 and p.stdout == want

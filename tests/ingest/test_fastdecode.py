@@ -16,7 +16,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bulkguard.events import EVENT_DECODER, MAX_ID, Block, ContactAdd, GroupJoin, Message
+from bulkguard.events import EVENT_DECODER, MAX_ID, MAX_LINE, Message
 from bulkguard.ingest import fastdecode
 from bulkguard.ingest.sources import LineSource, MemoryDeadLetters
 
@@ -253,3 +253,66 @@ def test_timestamps_round_as_msgspec_does(mantissa, frac, neg):
     same_as_msgspec(b'{"type":"block","ts":' + text.encode() + b',"blocker":"b","blocked":"a"}')
 
 
+
+
+# -- the coordinator's list: the source gives the same events, dead letters and texts ------
+value_more = st.sampled_from([
+    "NaN", "Infinity", "-Infinity", "nan", '"\\ud800"', '"\\ud83d\\ude00"', '"\\u0041"',
+    '"\u00e9"', '"\u65e5\u672c"', "1e309", "-1e309", "18446744073709551616", "-5", "5.0",
+    '"a\\nb"', '"tab\there"', "[1, [2, [3]]]", '{"x": {"y": []}}', '""',
+])
+
+
+@st.composite
+def raw_lines(draw: st.DrawFn) -> bytes:
+    """A line as a file may hold it: well-formed or not, with raw non-ASCII and invalid
+    UTF-8 now and then."""
+    line = draw(st.one_of(plain_lines(), lines(),
+                          plain_lines().map(lambda b: b.replace(b'"u1"', b'"\xc3\xa9"')),
+                          lines().map(lambda b: b.replace(b":", b':"\xff",', 1)),
+                          st.just(b""), st.just(b"   \n"),
+                          st.just(b'\xef\xbb\xbf{"type":"block","ts":1,"blocker":"b","blocked":"a"}')))
+    if draw(st.integers(0, 9)) == 0:   # one value swapped for an odd one
+        v = draw(value_more).encode()
+        line = line.replace(b":1", b":" + v, 1).replace(b':"a"', b":" + v, 1)
+    return line
+
+
+def _run_source(lines_: list[bytes], fast: object) -> tuple[list, list, str]:
+    was = (fastdecode._decode, fastdecode._made)
+    fastdecode._decode, fastdecode._made = fast, True   # type: ignore[assignment]
+    try:
+        dead = MemoryDeadLetters()
+        src = LineSource(lines_, dead)
+        events = [(n, type(ev), ev, [type(x) for x in msgspec.structs.astuple(ev)])
+                  for n, ev in src]
+        return events, dead.letters, src.stats.summary()
+    finally:
+        fastdecode._decode, fastdecode._made = was
+
+
+@needs_fast
+@settings(max_examples=600, deadline=None)
+@given(st.lists(raw_lines(), min_size=1, max_size=12))
+@example([b'{"type":"message","ts":1,"sender":"a","recipient":"b","sender":"c"}',
+          b'{"type":"message","ts":NaN,"sender":"a"}', b'{"type":"message","ts":1e999,"sender":"a"}',
+          b'{"type":"message","ts":1,"sender":"\\ud800","recipient":"b"}',
+          b'{"type":"message","ts":1,"sender":"a","size":-1}',
+          b'{"type":"message","ts":1,"sender":"a","size":99999999999999999999}'])
+def test_the_source_is_the_same_with_and_without_the_fast_path(batch):
+    """Same accepted events (equal, fields of the same types), same dead letters with the
+    same reasons, same counts: the fast path only ever takes what msgspec takes."""
+    with_fast = _run_source(batch, FAST)
+    without = _run_source(batch, None)
+    assert with_fast == without
+
+
+@needs_fast
+def test_an_overlong_line_is_refused_before_the_fast_path():
+    long = (b'{"type":"message","ts":1,"sender":"a","recipient":"b","x":"'
+            + b"a" * MAX_LINE + b'"}\n')
+    ok = b'{"type":"message","ts":2,"sender":"a","recipient":"b"}\n'
+    with_fast, without = _run_source([long, ok], FAST), _run_source([long, ok], None)
+    assert with_fast == without
+    assert [n for n, *_ in with_fast[0]] == [2]
+    assert with_fast[1][0][0] == 1 and with_fast[1][0][2].startswith("line too long")
