@@ -97,18 +97,22 @@ def state_bytes(engine) -> tuple[float, float, float]:
     # one makes a fresh object that the record does not hold, so only str/tuple count.
     scalars = (str, tuple) if "__slots__" not in Account.__dict__ else (int, float, str, tuple)
 
+    # what the record holds: its own fields (``fams`` is built on read from ``f_*`` and
+    # ``fams_more``) and those of its side record, if any
+    from bulkguard.state import account as record
+    core = [f for f in getattr(record, "_CORE", FIELDS) if f != "side"]
+    side_fields = getattr(record, "_SIDE", ())
+
+    def held(v) -> int:
+        if isinstance(v, list):   # content families (lists of ints) or report pile-on (ints)
+            return sys.getsizeof(v) + sum(held(x) if isinstance(x, list) else owned(x) for x in v)
+        return owned(v) if isinstance(v, scalars) else 0
+
     def deep(a: Account) -> int:
-        n = sys.getsizeof(a)
-        side = getattr(a, "side", None)   # the side record of the fields few accounts use
+        n = sys.getsizeof(a) + sum(held(getattr(a, s)) for s in core)
+        side = getattr(a, "side", None)
         if side is not None:
-            n += sys.getsizeof(side)
-        for s in FIELDS:
-            v = getattr(a, s)
-            if isinstance(v, list):   # content families (lists of ints) or report pile-on (ints)
-                n += sys.getsizeof(v) + sum(sys.getsizeof(f) + sum(owned(x) for x in f)
-                                            if isinstance(f, list) else owned(f) for f in v)
-            elif isinstance(v, scalars):
-                n += owned(v)
+            n += sys.getsizeof(side) + sum(held(getattr(side, s)) for s in side_fields)
         return n
     per_acct = sum(deep(a) for a in sample) / max(1, len(sample))
     pairs = engine.world.pairs

@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 
 from bulkguard.events import Block, ContactSync, Register, Report
 from bulkguard.signals import vector
-from bulkguard.state.account import _CORE, _I32, _SIDE, I32_MAX, Account, sat
+from bulkguard.state.account import _CORE, _I32, _SIDE, I32_MAX, PER_MESSAGE, Account, sat
 from bulkguard.state.windows import DAY, HOUR, MINUTE
-from bulkguard.state.world import World
+from bulkguard.state.world import FAMILY_HAMMING, World
 
 T0 = 1_700_000_040.0   # a whole minute
 
 # the counters one message to a stranger (a new chat, no digest, typed, a link) adds 1 to
-PER_MESSAGE = ("n_msgs", "m_msg", "h_msg", "d_msg", "h_dist", "d_dist", "n_recip",
+PER_MESSAGE_TESTED = ("n_msgs", "m_msg", "h_msg", "d_msg", "h_dist", "d_dist", "n_recip",
                "n_opened", "m_new", "h_new", "d_new", "n_nc", "m_nc", "h_nc", "d_nc",
                "n_typed", "n_notype", "link_msgs", "n_fwd", "n_fwd_high", "gap_n")
 
@@ -37,12 +37,12 @@ def test_message_counters_saturate(start: int, k: int) -> None:
     w.now = T0
     a = w.account("s")
     a.bm, a.bh, a.bd = math.floor(T0) // MINUTE, math.floor(T0) // HOUR, math.floor(T0) // DAY
-    for f in PER_MESSAGE:
+    for f in PER_MESSAGE_TESTED:
         setattr(a, f, start)
     a.last_send = T0 - 1.0
     for i in range(k):
         w.message("s", f"r{i}", "link", 5, None, 0)
-    for f in PER_MESSAGE:
+    for f in PER_MESSAGE_TESTED:
         assert getattr(a, f) == min(start + k, I32_MAX), f
     # a recipient who answers counts it for the sender (answers, two-way chats)
     a.n_answered = a.n_twoway = a.n_senders = start
@@ -52,6 +52,22 @@ def test_message_counters_saturate(start: int, k: int) -> None:
     assert a.n_answered == min(start + 1, I32_MAX) and a.n_twoway == min(start + 1, I32_MAX)
     v = vector(a, w)   # every signal reads saturated counters without error
     assert len(v) > 50 and all(isinstance(x, float) for x in v)
+
+
+def test_counters_of_own_messages_never_pass_n_msgs_and_stop_with_it() -> None:
+    assert set(PER_MESSAGE) <= set(_I32) and "n_msgs" not in PER_MESSAGE
+    assert set(PER_MESSAGE) >= set(PER_MESSAGE_TESTED) - {"n_msgs"}
+    w = World()
+    w.now = T0
+    a = w.account("s")
+    for i in range(50):
+        w.message("s", f"r{i % 7}" if i % 3 else None, "link", i % 6, f"{i:016x}", i % 2)
+        w.now += 7.0
+        assert all(getattr(a, f) <= a.n_msgs for f in PER_MESSAGE)
+    a.n_msgs = I32_MAX
+    before = {f: getattr(a, f) for f in PER_MESSAGE}
+    w.message("s", "new-one", "link", 9, None, 0)
+    assert a.n_msgs == I32_MAX and {f: getattr(a, f) for f in PER_MESSAGE} == before
 
 
 @settings(max_examples=60, deadline=None)
@@ -102,3 +118,64 @@ def test_counter_reads_back_what_was_written_up_to_the_limit(field: str) -> None
     a = Account(0)
     setattr(a, field, I32_MAX)
     assert getattr(a, field) == I32_MAX
+
+
+def _reference_family(fams: list[list[int]] | None, h: int, to_new: bool,
+                      join) -> tuple[list[list[int]], int]:
+    """The content-family slots as one list (how they were kept before the first moved into
+    the record), for comparison."""
+    if fams is None:
+        return [[h, 1, int(to_new), -1]], 1
+    spare = None
+    for f in fams:
+        if (f[0] ^ h).bit_count() <= FAMILY_HAMMING:
+            f[1] += 1
+            if to_new:
+                f[2] += 1
+            if f[3] < 0:
+                f[3] = join(f[0])
+            return fams, f[1]
+        if f[1] == 1 and spare is None:
+            spare = f
+    if spare is not None:
+        spare[0], spare[2], spare[3] = h, int(to_new), -1
+    elif len(fams) < 4:
+        fams.append([h, 1, int(to_new), -1])
+    else:
+        for f in fams:
+            f[1] -= 1
+    return fams, 1
+
+
+# a few SimHashes, some within 3 bits of each other, with the top bit set or not
+_HASHES = [0, 1, 7, 0xFFFF_FFFF_FFFF_FFFF, 0xFFFF_FFFF_FFFF_FFF0, 0x8000_0000_0000_0000,
+           0x8000_0000_0000_000F, 0x7FFF_FFFF_FFFF_FFFF, 0x1234_5678_9ABC_DEF0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_HASHES) | st.integers(0, (1 << 64) - 1),
+                          st.booleans()), max_size=60))
+def test_content_family_slots_match_one_list(sends: list[tuple[int, bool]]) -> None:
+    """The first family in the record, the others in a list: the same slots, counts and
+    order as one list of four (Misra-Gries), whatever the SimHashes."""
+    w = World()
+    w.now = T0
+    a = w.account("s")
+    ref: list[list[int]] | None = None
+    joined: dict[int, int] = {}
+    most = 0
+    for h, to_new in sends:
+        n = w._family(a, f"{h:016x}", to_new, T0)
+        ref, want = _reference_family(ref, h, to_new, lambda h0: joined.setdefault(h0, -2))
+        assert n == want
+        most = max(most, want if want > 1 else 0)   # a repeat's count
+        got = a.fams
+        assert got is not None and len(got) == len(ref)
+        for g, r in zip(got, ref):
+            assert g[:3] == r[:3]
+            assert (g[3] >= 0) == (r[3] != -1)   # joined a global family at the same send
+    assert a.fam_max == most
+    # the property reads back what it was set to, and sets the same slots
+    b = Account(1)
+    b.fams = a.fams
+    assert b.fams == a.fams and b.f_hash == a.f_hash and b.f_sends == a.f_sends

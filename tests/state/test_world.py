@@ -303,7 +303,13 @@ def test_account_init_assigns_fields_in_layout_order():
         init = src[src.index("    def __init__", start):src.index("\n    def ", src.index("    def __init__", start) + 1)]
         order = list(dict.fromkeys(re.findall(r"self\.(\w+)", init)))
         assert tuple(order) == fields, cls
-    assert account._FIELDS == tuple(f for f in account._CORE if f != "side") + account._SIDE
+    # what signals and snapshots see: the record's fields but the storage of ``fams`` and
+    # the side record, then the side record's fields
+    assert account._FIELDS == tuple(
+        "fams" if f == "f_hash" else f for f in account._CORE
+        if f not in account._STORAGE[1:]) + account._SIDE
+    assert set(account._FIELDS) == (set(account._CORE) - set(account._STORAGE)
+                                    | {"fams"} | set(account._SIDE))
 
 
 def test_records_by_id_follow_the_accounts_through_a_sweep():

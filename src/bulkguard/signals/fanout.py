@@ -51,9 +51,10 @@ def digest_accounts(a: Account, w: World) -> float:
     0.0
     """
     best = 0
-    if a.fams:
+    slots = a.fams   # built on each read: once
+    if slots:
         fams = w.families
-        for f in a.fams:
+        for f in slots:
             if f[3] >= 0:
                 fam = fams.get(f[3])
                 if fam is not None and fam.accounts > best:

@@ -8,9 +8,11 @@ in a :class:`Side` record allocated on first use. Properties of the same names r
 do not care where a field lives.
 
 Compiled ``i32`` arithmetic wraps silently where Python's grows, so every counter
-**saturates** at ``I32_MAX`` in both builds: the hot path checks before each increment,
-the side record's setters clamp. The two builds stay byte-identical for any input (a
-counter that would pass 2,147,483,647 stays there). ``bulkguard.state.windows.est`` turns a
+**saturates** at ``I32_MAX`` in both builds, and the two stay byte-identical for any input.
+The counters of an account's own messages (``PER_MESSAGE``) grow by at most one a message,
+as ``n_msgs`` does, so they never pass it: all of them stop when ``n_msgs`` reaches
+``I32_MAX`` (one test a message). The others check before each increment, and the side
+record's setters clamp. ``bulkguard.state.windows.est`` turns a
 bucket pair into a sliding count; the signals read these fields and never write them.
 """
 
@@ -20,7 +22,7 @@ import math
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:   # mypyc compiles an ``i32`` field to 4 bytes; at run time it is an int
-    from mypy_extensions import i32
+    from mypy_extensions import i32, i64
 
 from bulkguard.state.windows import DAY, HOUR, MINUTE
 
@@ -37,6 +39,8 @@ LEVEL_NAMES = ("none", "throttle", "challenge", "suspend", "ban")
 MISSING: Final = math.nan
 #: Where every counter of a record stops (the largest ``i32``).
 I32_MAX: Final = 2_147_483_647
+_BIT63: Final = 1 << 63
+_BIT64: Final = 1 << 64
 
 
 def sat(v: int) -> int:
@@ -52,10 +56,12 @@ def sat(v: int) -> int:
 # times, pointers) around a run of 4-byte counters, with what every message touches first,
 # so that a message touches a few adjacent cache lines of its sender's record.
 _CORE = (
-    # every message: identity, clock, timing, content
-    "id", "bm", "bh", "bd", "reg_ts", "last_ts", "last_send", "gap_mean", "gap_var", "fams",
-    # counters (i32): ladder, minute windows, hour and day windows, totals
-    "level", "since_score",
+    # every message: identity, clock, timing, the first content family (hash, global id)
+    "id", "bm", "bh", "bd", "reg_ts", "last_ts", "last_send", "gap_mean", "gap_var",
+    "f_hash", "f_fam",
+    # counters (i32): ladder, the first content family's sends (new chats), minute windows,
+    # hour and day windows, totals
+    "level", "since_score", "f_sends", "f_new",
     "m_msg", "m_msg_p", "m_nc", "m_nc_p", "m_new", "m_new_p",
     "h_msg", "h_nc", "h_new", "h_dist", "d_msg", "d_nc", "d_new", "d_dist",
     "n_msgs", "n_group_msgs", "n_nc", "n_recip", "n_opened", "gap_n", "n_notype", "n_typed",
@@ -64,8 +70,8 @@ _CORE = (
     "h_msg_p", "h_nc_p", "h_new_p", "h_dist_p", "d_msg_p", "d_nc_p", "d_new_p", "d_dist_p",
     # the recipient's side: answers and first contacts received
     "n_answered", "n_senders", "n_twoway",
-    # answers, ladder and the side record
-    "reply_delay_sum", "score", "peak", "reasons", "side",
+    # answers, ladder, more content families and the side record
+    "reply_delay_sum", "score", "peak", "reasons", "fams_more", "side",
 )
 # Fields of the side record, in its memory order: 8-byte fields, then i32, then bool.
 _SIDE = (
@@ -77,11 +83,35 @@ _SIDE = (
     "blocks", "reports", "reports_partner", "filed", "filed_stranger", "violations",
     "business", "country_mismatch", "counted",
 )
-# Every field of an account as the signals and snapshots see it (the side ones through
-# the properties below), and its 32-bit counters.
-_FIELDS = tuple(f for f in _CORE if f != "side") + _SIDE
-_I32 = (_CORE[_CORE.index("level"):_CORE.index("n_twoway") + 1]
-        + _SIDE[_SIDE.index("early_msgs"):_SIDE.index("violations") + 1])
+# Counters of the account's own messages: each grows by at most one a message, so none
+# passes n_msgs (World.message counts them only while n_msgs < I32_MAX; snapshots check it).
+PER_MESSAGE = (
+    "m_msg", "m_msg_p", "m_nc", "m_nc_p", "m_new", "m_new_p",
+    "h_msg", "h_nc", "h_new", "h_dist", "d_msg", "d_nc", "d_new", "d_dist",
+    "h_msg_p", "h_nc_p", "h_new_p", "h_dist_p", "d_msg_p", "d_nc_p", "d_new_p", "d_dist_p",
+    "n_group_msgs", "n_nc", "n_recip", "n_opened", "gap_n", "n_notype", "n_typed",
+    "n_fwd", "n_fwd_high", "link_msgs",
+)
+# Every field of an account as the signals and snapshots see it (the side ones and
+# ``fams`` through the properties below), and its 32-bit counters.
+_STORAGE = ("f_hash", "f_fam", "f_sends", "f_new", "fams_more", "side")
+_FIELDS = tuple("fams" if f == "f_hash" else f for f in _CORE if f not in _STORAGE[1:]) + _SIDE
+_I32 = tuple(f for f in _CORE[_CORE.index("level"):_CORE.index("n_twoway") + 1]
+             if f not in _STORAGE) + _SIDE[_SIDE.index("early_msgs"):_SIDE.index("violations") + 1]
+
+
+def signed64(h: int) -> int:
+    """A 64-bit SimHash (0 <= h < 2**64) as the signed 64-bit int that holds its bits.
+
+    >>> signed64(5), signed64((1 << 64) - 1), unsigned64(signed64((1 << 64) - 1)) == (1 << 64) - 1
+    (5, -1, True)
+    """
+    return h - _BIT64 if h >= _BIT63 else h
+
+
+def unsigned64(s: int) -> int:
+    """The inverse of :func:`signed64`."""
+    return s + _BIT64 if s < 0 else s
 
 
 class Side:
@@ -140,9 +170,13 @@ class Account:
         self.last_ts = 0.0
         self.last_send = -1e18  # no send yet: the first gap is huge
         self.gap_mean = self.gap_var = 0.0
-        self.fams: list[list[int]] | None = None  # [simhash, sends, new-chat sends, family id]
+        # content families (see ``fams``): the first in the record, no family while f_sends is 0
+        self.f_hash: i64 = 0   # its SimHash, as signed64
+        self.f_fam = -1   # its global family (World.families), -1: none yet
         self.level: i32 = NONE
         self.since_score: i32 = 0
+        self.f_sends: i32 = 0
+        self.f_new: i32 = 0
         self.m_msg: i32 = 0
         self.m_msg_p: i32 = 0
         self.m_nc: i32 = 0
@@ -185,6 +219,7 @@ class Account:
         self.score = 0.0
         self.peak = 0.0  # highest score so far (for evaluation curves)
         self.reasons: tuple[str, ...] = ()
+        self.fams_more: list[list[int]] | None = None   # the others: [simhash, sends, new, family]
         self.side: Side | None = None
 
     def roll(self, now: float) -> None:
@@ -215,6 +250,31 @@ class Account:
                         self.d_msg_p = self.d_nc_p = self.d_new_p = self.d_dist_p = 0
                     self.d_msg = self.d_nc = self.d_new = self.d_dist = 0
                     self.bd = b
+
+    @property
+    def fams(self) -> list[list[int]] | None:
+        """The content families it repeats, ``[simhash, sends, new-chat sends, family id]``
+        each (``World._family``), or None: a copy (set the whole list to change them).
+        The first lives in the record (most accounts have one), the others in a list."""
+        if self.f_sends == 0:
+            return None
+        first = [unsigned64(self.f_hash), int(self.f_sends), int(self.f_new), self.f_fam]
+        more = self.fams_more
+        return [first] + [list(f) for f in more] if more else [first]
+
+    @fams.setter
+    def fams(self, v: list[list[int]] | None) -> None:
+        if not v:
+            self.f_hash = self.f_sends = self.f_new = 0
+            self.f_fam = -1
+            self.fams_more = None
+            return
+        h, sends, new, fam = v[0]
+        self.f_hash = signed64(h)
+        self.f_sends = sat(sends)
+        self.f_new = sat(new)
+        self.f_fam = fam
+        self.fams_more = [list(f) for f in v[1:]] or None
 
     def _side(self) -> Side:
         s = self.side

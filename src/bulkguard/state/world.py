@@ -3,7 +3,7 @@ content families and groups, all updated on event time.
 
 Every ``on_*`` method applies one event and returns the account whose score may
 have moved enough to be worth recomputing (or ``None``); the engine does the rest.
-Only plain picklable objects live here, so a checkpoint is one ``pickle.dump``.
+``store.snapshot`` saves and restores all of it.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator
 from typing import Any, Final
 
 from bulkguard.events import (
     Block, ContactAdd, ContactSync, GroupCreate, GroupJoin, Message, Register, Report,
 )
-from bulkguard.state.account import I32_MAX, Account, sat
+from bulkguard.state.account import _BIT63, _BIT64, I32_MAX, Account, sat, unsigned64
 from bulkguard.state.countries import phone_country
 from bulkguard.state.idmap import from_names, new_map
 from bulkguard.state.pairtable import from_items, new_table
@@ -219,10 +220,11 @@ class World:
         # build, a dict otherwise: bulkguard.state.idmap)
         self.ids: Any = new_map()
         self.names: list[str] = []
-        self.accounts: dict[str, Account] = {}
-        # the same records by id (None: no record): a message finds both its accounts with
-        # the one look-up per name in ``ids`` that it needs anyway
+        # the records by id (None: no record): a message finds both its accounts with the one
+        # look-up per name in ``ids`` that it needs anyway
         self.by_id: list[Account | None] = []
+        # the same by name: a view through ``ids`` (no dict of its own)
+        self.accounts = Accounts(self)
         # int -> int, dict-like: a flat C table in the compiled build, a dict otherwise
         self.pairs: Any = new_table()
         self.by_ip: dict[str, Cluster] = {}
@@ -257,10 +259,11 @@ class World:
         return i
 
     def account(self, name: str) -> Account:
-        a = self.accounts.get(name)
+        """The record of ``name``, made if it has none."""
+        i = self.id_of(name)
+        a = self.by_id[i]
         if a is None:
-            i = self.id_of(name)
-            a = self.accounts[name] = self.by_id[i] = Account(i)
+            a = self.by_id[i] = Account(i)
             # kept KEEP_DAYS from now, message or not (an account that only reports or syncs)
             a.last_ts = self.now
         return a
@@ -297,14 +300,15 @@ class World:
         if math.floor(now) // MINUTE != a.bm:
             a.roll(now)
         a.last_ts = now
-        # counters saturate at I32_MAX (compiled, they are 32-bit; see state.account)
-        if a.n_msgs < I32_MAX:
+        # Counters saturate at I32_MAX (compiled, they are 32-bit; see state.account). Each
+        # counter of the sender's own messages grows by at most one a message, as n_msgs
+        # does, so none passes n_msgs (PER_MESSAGE): all stop when n_msgs reaches I32_MAX,
+        # with one test a message.
+        room = a.n_msgs < I32_MAX
+        if room:
             a.n_msgs += 1
-        if a.m_msg < I32_MAX:
             a.m_msg += 1
-        if a.h_msg < I32_MAX:
             a.h_msg += 1
-        if a.d_msg < I32_MAX:
             a.d_msg += 1
         dirty = False
         daily_first = False
@@ -331,11 +335,11 @@ class World:
                 turns += TURN   # the other one wrote last: the conversation turned
             # a distinct recipient of this hour (day) unless the two already talked in it
             if not fa & MSG or last < a.bh * HOUR:
-                if a.h_dist < I32_MAX:
+                if room:
                     a.h_dist += 1
                 if not fa & MSG or last < a.bd * DAY:
                     daily_first = True
-                    if a.d_dist < I32_MAX:
+                    if room:
                         a.d_dist += 1
             if fb & MSG:
                 chatting = bool(fa & MSG)  # both have written: an established conversation
@@ -347,20 +351,16 @@ class World:
                             b.n_answered += 1
                         b.reply_delay_sum += now - last
                 if not fa & MSG:
-                    if a.n_recip < I32_MAX:
+                    if room:
                         a.n_recip += 1
                     self._two_way(a, by_id[rid])
             else:
                 if not fa & MSG:
-                    if a.n_recip < I32_MAX:
+                    if room:
                         a.n_recip += 1
-                    if a.n_opened < I32_MAX:
                         a.n_opened += 1
-                    if a.m_new < I32_MAX:
                         a.m_new += 1
-                    if a.h_new < I32_MAX:
                         a.h_new += 1
-                    if a.d_new < I32_MAX:
                         a.d_new += 1
                     b = by_id[rid]
                     if b is not None and b.n_senders < I32_MAX:
@@ -373,18 +373,15 @@ class World:
                 # b never wrote to a: a stranger, whatever the address books say (contacts are
                 # an optional family: they must not make anyone look more or less a stranger;
                 # and a one-sided contact_add, by either side, proves no relationship)
-                if a.n_nc < I32_MAX:
+                if room:
                     a.n_nc += 1
-                if a.m_nc < I32_MAX:
                     a.m_nc += 1
-                if a.h_nc < I32_MAX:
                     a.h_nc += 1
-                if a.d_nc < I32_MAX:
                     a.d_nc += 1
                 # one stranger is ordinary; a run of them (or a new account) is worth a look
                 dirty = dirty or a.h_nc >= 3 or a.d_nc >= 10 or a.reg_ts >= 0.0
             pairs[key] = ((fa | MSG) << sa) | (fb << sb) | by_a | turns | (int(now) << TS_SHIFT)
-        elif a.n_group_msgs < I32_MAX:
+        elif room:
             a.n_group_msgs += 1
         # timing: recency-weighted mean and variance of gaps inside sessions
         gap = now - a.last_send
@@ -395,25 +392,24 @@ class World:
                 a.gap_var = 0.9 * (a.gap_var + 0.1 * d * d)
             else:
                 a.gap_mean = gap
-            if a.gap_n < I32_MAX:
+            if room:
                 a.gap_n += 1
         a.last_send = now
         t = typing_ms
-        if t is not None:
-            if a.n_typed < I32_MAX:
-                a.n_typed += 1
-            if not t and a.n_notype < I32_MAX:
+        if t is not None and room:
+            a.n_typed += 1
+            if not t:
                 a.n_notype += 1
         if a.reg_ts >= 0.0 and now - a.reg_ts <= EARLY_SECONDS:
             a.early_msgs += 1   # the side record's counters saturate in their setters
             dirty = True
-        if kind == "link" and a.link_msgs < I32_MAX:
+        if kind == "link" and room:
             a.link_msgs += 1
         if forwarded:
-            if a.n_fwd < I32_MAX:
+            if room:
                 a.n_fwd += 1
             if forwarded >= 5:
-                if a.n_fwd_high < I32_MAX:
+                if room:
                     a.n_fwd_high += 1
                 dirty = True
         elif digest is not None and not chatting:
@@ -533,44 +529,78 @@ class World:
     def _family(self, a: Account, digest: str, to_new: bool, now: float) -> int:
         """Count the message in the sender's near-duplicate families; return its family's sends.
 
-        Up to ``FAMILY_SLOTS`` families per account. A new family takes the slot of one
-        seen only once; when all repeat, every count drops by one (Misra-Gries), so a
-        family that keeps coming back is never pushed out by one-off content.
+        Up to ``FAMILY_SLOTS`` families per account, in order: the first in the record
+        (``f_*``), the others in ``fams_more``. A new family takes the slot of the first seen
+        only once; when all repeat, every count drops by one (Misra-Gries), so a family that
+        keeps coming back is never pushed out by one-off content.
         """
         h = simhash_of(digest)
         if h < 0:
             return 0
-        fams = a.fams
-        if fams is None:
-            a.fams = [[h, 1, int(to_new), -1]]
+        new = 1 if to_new else 0
+        if a.f_sends == 0:   # its first family
+            a.f_hash = h - _BIT64 if h >= _BIT63 else h
+            a.f_sends = 1
+            a.f_new = new
             return 1
+        hs = h - _BIT64 if h >= _BIT63 else h   # signed64(h), inline
+        x: int = a.f_hash ^ hs   # the bits that differ, as a signed 64-bit int
+        if (x.bit_count() if x >= 0 else 64 - (~x).bit_count()) <= FAMILY_HAMMING:
+            if a.f_sends < I32_MAX:
+                a.f_sends += 1
+            n: int = a.f_sends
+            if to_new:
+                if a.f_new < I32_MAX:
+                    a.f_new += 1
+                if a.f_new > a.fam_new_max:
+                    a.fam_new_max = a.f_new
+            if n > a.fam_max:
+                a.fam_max = n
+            if a.f_fam < 0:
+                a.f_fam = self._join_family(unsigned64(a.f_hash), a.id, now)
+            fam = self.families.get(a.f_fam)
+            if fam is not None:
+                fam.sends += 1
+                fam.last = now
+            return n
+        more = a.fams_more
         spare = None
-        for f in fams:
-            if (f[0] ^ h).bit_count() <= FAMILY_HAMMING:
-                n = f[1] = sat(f[1] + 1)   # below I32_MAX, as fam_max is
-                if to_new:
-                    f[2] = sat(f[2] + 1)
-                    if f[2] > a.fam_new_max:
-                        a.fam_new_max = f[2]
-                if n > a.fam_max:
-                    a.fam_max = n
-                if f[3] < 0:
-                    f[3] = self._join_family(f[0], a.id, now)
-                fam = self.families.get(f[3])
-                if fam is not None:
-                    fam.sends += 1
-                    fam.last = now
-                return n
-            if f[1] == 1 and spare is None:
-                spare = f
-        if spare is not None:  # reuse the slot in place: no allocation on the common path
+        if more is not None:
+            for f in more:
+                if (f[0] ^ h).bit_count() <= FAMILY_HAMMING:
+                    n = f[1] = sat(f[1] + 1)   # below I32_MAX, as fam_max is
+                    if to_new:
+                        f[2] = sat(f[2] + 1)
+                        if f[2] > a.fam_new_max:
+                            a.fam_new_max = f[2]
+                    if n > a.fam_max:
+                        a.fam_max = n
+                    if f[3] < 0:
+                        f[3] = self._join_family(f[0], a.id, now)
+                    fam = self.families.get(f[3])
+                    if fam is not None:
+                        fam.sends += 1
+                        fam.last = now
+                    return n
+                if f[1] == 1 and spare is None:
+                    spare = f
+        # reuse a slot seen once in place (the first such, in order): no allocation on the
+        # common path
+        if a.f_sends == 1:
+            a.f_hash = hs
+            a.f_new = new
+            a.f_fam = -1
+        elif spare is not None:
             spare[0] = h
-            spare[2] = int(to_new)
+            spare[2] = new
             spare[3] = -1
-        elif len(fams) < FAMILY_SLOTS:
-            fams.append([h, 1, int(to_new), -1])
+        elif more is None:
+            a.fams_more = [[h, 1, new, -1]]
+        elif len(more) < FAMILY_SLOTS - 1:
+            more.append([h, 1, new, -1])
         else:
-            for f in fams:
+            a.f_sends -= 1
+            for f in more:
                 f[1] -= 1
         return 1
 
@@ -748,8 +778,9 @@ class World:
     def families_of(self, a: Account) -> list[Family]:
         """The cross-account content families ``a`` repeats and sent to 3+ new recipients."""
         out = []
-        if a.fams:
-            for f in a.fams:
+        slots = a.fams   # built on each read: once
+        if slots:
+            for f in slots:
                 if f[3] >= 0 and f[2] >= 3:
                     fam = self.families.get(f[3])
                     if fam is not None:
@@ -792,11 +823,11 @@ class World:
         # ``last_ts``: the last message, or when the record was made (``account``): a
         # reporter without a message was forgotten at the next sweep, and a report brigade
         # whose last member reported after it was no longer one brigade
-        dead = [n for n, a in self.accounts.items()
+        dead = [a.id for a in self.accounts.values()
                 if (a.last_ts < cut and a.reg_ts < cut and a.level == 0)
                 or (a.last_ts < long_cut and a.reg_ts < long_cut)]
-        for n in dead:
-            self.by_id[self.accounts.pop(n).id] = None
+        for i in dead:
+            self.by_id[i] = None
         old = [g for g, f in self.families.items() if f.last < now - 2 * DAY]
         for g in old:
             del self.families[g]
@@ -912,3 +943,57 @@ class World:
         self.ids = from_names(kept)
         self.by_id = by_id
         return unused
+
+
+class Accounts:
+    """The account records by name, as a read-only mapping: a view of ``World.by_id``
+    through the id map (a dict of its own would cost ~32 bytes per active account).
+    Iterates in id order.
+
+    >>> w = World()
+    >>> _ = w.account("b"); _ = w.id_of("x"); _ = w.account("a")
+    >>> len(w.accounts), list(w.accounts), "x" in w.accounts, w.accounts.get("x")
+    (2, ['b', 'a'], False, None)
+    >>> w.accounts["a"].id
+    2
+    """
+
+    __slots__ = ("world",)
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def get(self, name: str) -> Account | None:
+        w = self.world
+        i: int = w.ids[name]   # -1: a name the id map does not hold
+        return w.by_id[i] if i >= 0 else None
+
+    def __getitem__(self, name: str) -> Account:
+        a = self.get(name)
+        if a is None:
+            raise KeyError(name)
+        return a
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __len__(self) -> int:
+        n = 0
+        for a in self.world.by_id:
+            if a is not None:
+                n += 1
+        return n
+
+    def values(self) -> list[Account]:
+        return [a for a in self.world.by_id if a is not None]
+
+    def items(self) -> list[tuple[str, Account]]:
+        names = self.world.names
+        return [(names[a.id], a) for a in self.world.by_id if a is not None]
+
+    def keys(self) -> list[str]:
+        names = self.world.names
+        return [names[a.id] for a in self.world.by_id if a is not None]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())

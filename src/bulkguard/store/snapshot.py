@@ -61,7 +61,7 @@ from bulkguard.policy.business import BusinessLane, BusinessState, TemplateState
 from bulkguard.policy.forwarding import ForwardLimiter
 from bulkguard.state.account import _FIELDS as ACCOUNT_FIELDS
 from bulkguard.state.account import _I32 as ACCOUNT_I32
-from bulkguard.state.account import I32_MAX, Account
+from bulkguard.state.account import I32_MAX, PER_MESSAGE, Account
 from bulkguard.state.idmap import from_names
 from bulkguard.state.pairtable import from_items
 from bulkguard.state.windows import BucketCounter
@@ -458,6 +458,8 @@ _FLOATS = tuple(i for i, k in enumerate(_KINDS) if k == (float, int))
 _FAMS = ACCOUNT_FIELDS.index("fams")
 _PILED = ACCOUNT_FIELDS.index("piled_on")
 _COUNTERS = tuple(ACCOUNT_FIELDS.index(f) for f in ACCOUNT_I32)
+_PER_MESSAGE = tuple(ACCOUNT_FIELDS.index(f) for f in PER_MESSAGE)
+_N_MSGS = ACCOUNT_FIELDS.index("n_msgs")
 
 
 def _load_account(st: object, seen: set[tuple[type, ...]], version: int = VERSION) -> Account:
@@ -472,11 +474,15 @@ def _load_account(st: object, seen: set[tuple[type, ...]], version: int = VERSIO
     # counters are 32-bit (compiled) and never negative: anything else is no saved state
     _need(all(0 <= st[i] <= I32_MAX for i in _COUNTERS),  # type: ignore[index]
           "an account counter out of range")
+    # ... and those of its own messages at most n_msgs (how they saturate, see state.account)
+    _need(all(st[i] <= st[_N_MSGS] for i in _PER_MESSAGE),  # type: ignore[index]
+          "an account counter above its messages")
     reasons, fams = st[_REASONS], st[_FAMS]  # type: ignore[index]
     _need(all(type(r) is str for r in reasons), "an account's reasons")
     if fams is not None:
         _need(all(type(f) is list and len(f) == 4 and all(type(x) is int for x in f)
-                  and 0 <= f[1] <= I32_MAX and 0 <= f[2] <= I32_MAX for f in fams),
+                  and 0 <= f[0] < 1 << 64 and 1 <= f[1] <= I32_MAX and 0 <= f[2] <= I32_MAX
+                  for f in fams),
               "an account's content families")
     piled = st[_PILED]  # type: ignore[index]
     if piled is not None:
@@ -505,7 +511,7 @@ def _load_world(d: object, version: int = VERSION) -> World:
     for st in d["accounts"]:  # type: ignore[index]
         a = _load_account(st, seen, version)
         _need(0 <= a.id < len(names) and w.by_id[a.id] is None, "an account's id")
-        w.accounts[names[a.id]] = w.by_id[a.id] = a
+        w.by_id[a.id] = a
     for key in ("now", "last_sweep"):
         _need(_is_num(d[key]), key)  # type: ignore[index]
     w.now, w.last_sweep = float(d["now"]), float(d["last_sweep"])  # type: ignore[index]
