@@ -296,20 +296,7 @@ class Reorder(Generic[E]):
 
     def _accept(self, e: Held[E]) -> None:
         ts = e.ts
-        if ts > self.t3:
-            if ts > self.t2:
-                self.t3 = self.t2
-                if ts > self.t1:
-                    self.t2 = self.t1
-                    self.t1 = ts
-                else:
-                    self.t2 = ts
-            else:
-                self.t3 = ts
-            if self.t3 > self.clock:
-                self._advance(self.t3)
-        elif ts < self.watch:
-            self._delayed(self.clock - ts)
+        self._see(ts)
         if ts < self.released:
             self.late += 1   # its place in the order was passed: apply it now
             self.ready.append(e)
