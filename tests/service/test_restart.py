@@ -79,13 +79,19 @@ def test_snapshot_of_another_engine_version_is_refused(tmp_path: Path) -> None:
     rt2.close()
 
 
-def test_altered_or_foreign_snapshot_is_refused(tmp_path: Path) -> None:
+def snapshotted(tmp_path: Path) -> Path:
+    """A data directory whose service saw one event and wrote its snapshot."""
     data = tmp_path / "data"
     rt = make_runtime(data)
     rt.resume()
     rt.ingest_blocking([b'{"type":"register","ts":1,"account":"a"}'])
     rt.snapshot_now()
     rt.close()
+    return data
+
+
+def test_altered_or_foreign_snapshot_is_refused(tmp_path: Path) -> None:
+    data = snapshotted(tmp_path)
     p = data / snapshot.NAME
     blob = bytearray(p.read_bytes())
     blob[-3] ^= 1
@@ -123,12 +129,7 @@ def test_a_snapshot_signed_with_the_key_still_runs_no_code(tmp_path: Path) -> No
     import json
     import pickle
 
-    data = tmp_path / "data"
-    rt = make_runtime(data)
-    rt.resume()
-    rt.ingest_blocking([b'{"type":"register","ts":1,"account":"a"}'])
-    rt.snapshot_now()
-    rt.close()
+    data = snapshotted(tmp_path)
     marker = tmp_path / "ran"
 
     class Boom:
