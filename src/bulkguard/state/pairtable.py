@@ -2,12 +2,15 @@
 has it (``_pairtable.c``, about 30 bytes a pair), a dict otherwise (about 100 bytes a pair).
 
 Both behave alike for what :class:`~bulkguard.state.world.World` does with them, and both
-pickle as their items, so a checkpoint written by one build loads in the other.
+pickle as their items, so a checkpoint written by one build loads in the other. A pair
+neither holds reads as 0 (``t[key]``: no flags, no time): the engine's one look-up per
+message is a subscript, which compiled code calls directly where ``get`` is a method
+look-up by name.
 
 >>> t = new_table()
 >>> t[3 << 32 | 9] = 5
->>> t.get(3 << 32 | 9, 0), t.get(1, 0), len(t)
-(5, 0, 1)
+>>> t[3 << 32 | 9], t[1], t.get(1, 0), len(t), 1 in t
+(5, 0, 0, 1, False)
 >>> sorted(from_items([(1, 2), (3, 4)]).items())
 [(1, 2), (3, 4)]
 """
@@ -15,6 +18,13 @@ pickle as their items, so a checkpoint written by one build loads in the other.
 from __future__ import annotations
 
 from typing import Any
+
+class PairDict(dict[int, int]):
+    """The pure-Python pair table: a dict whose missing pairs read as 0."""
+
+    def __missing__(self, key: int) -> int:
+        return 0
+
 
 _Table: type | None
 try:
@@ -28,7 +38,7 @@ NATIVE = _Table is not None
 
 def new_table() -> Any:
     """An empty pair table: the C table when built, else a dict."""
-    return _Table() if _Table is not None else {}
+    return _Table() if _Table is not None else PairDict()
 
 
 def from_items(items: list[tuple[int, int]]) -> Any:

@@ -225,7 +225,8 @@ class World:
         self.by_id: list[Account | None] = []
         # the same by name: a view through ``ids`` (no dict of its own)
         self.accounts = Accounts(self)
-        # int -> int, dict-like: a flat C table in the compiled build, a dict otherwise
+        # int -> int, dict-like, a pair never seen reading as 0: a flat C table in the compiled
+        # build, a dict otherwise (bulkguard.state.pairtable)
         self.pairs: Any = new_table()
         self.by_ip: dict[str, Cluster] = {}
         self.by_device: dict[str, Cluster] = {}
@@ -274,13 +275,13 @@ class World:
         adder's own client: a sender who adds every stranger before writing stays a
         sender to strangers)."""
         k, _, sb = pair_key(a, b)
-        v: int = self.pairs.get(k, 0)
+        v: int = self.pairs[k]
         return bool((v >> sb) & (CONTACT | MSG))
 
     def flags(self, a: int, b: int) -> int:
         """Flags of direction a -> b (see CONTACT, MSG, ...)."""
         k, sa, _ = pair_key(a, b)
-        v: int = self.pairs.get(k, 0)
+        v: int = self.pairs[k]
         return (v >> sa) & FLAGS
 
     # -- events -----------------------------------------------------------------------
@@ -326,7 +327,7 @@ class World:
                 k = rid << 32 | aid
                 sa, sb, by_a = 5, 0, LAST_BY_HI
             key: Any = k   # boxed once: compiled, each use of a machine int as a key boxes it
-            v: int = pairs.get(key, 0)
+            v: int = pairs[key]   # 0 for a pair never seen (a subscript: a direct call)
             fa = (v >> sa) & FLAGS
             fb = (v >> sb) & FLAGS
             last = v >> TS_SHIFT
@@ -649,7 +650,7 @@ class World:
     def set_contact(self, account: str, contact: str, on: bool) -> None:
         """Mark (or unmark) ``contact`` as a contact of ``account``."""
         k, sa, _ = pair_key(self.id_of(account), self.id_of(contact))
-        v: int = stamped(self.pairs.get(k, 0), self.now)
+        v: int = stamped(self.pairs[k], self.now)
         self.pairs[k] = (v | CONTACT << sa) if on else (v & ~(CONTACT << sa))
 
     def on_contact_sync(self, ev: ContactSync) -> Account:
@@ -696,7 +697,7 @@ class World:
         the pair record of target -> source before it."""
         t = self.account(target)
         k, st, ss = pair_key(t.id, self.id_of(source))
-        pv: int = self.pairs.get(k, 0)
+        pv: int = self.pairs[k]
         v = (pv >> st) & FLAGS   # direction target -> source
         if v & flag:
             return None, v  # the same person blocking or reporting twice counts once

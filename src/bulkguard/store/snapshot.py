@@ -173,7 +173,7 @@ def _world(w: World) -> dict:
         "accounts": [[getattr(a, f) for f in ACCOUNT_FIELDS] for a in w.accounts.values()],
         # a dict (kept in its order), or the compiled build's C table, whose order depends on
         # its history: sorted, so that the same state gives the same bytes
-        "pairs": w.pairs if type(w.pairs) is dict else dict(sorted(w.pairs.items())),
+        "pairs": dict(w.pairs) if isinstance(w.pairs, dict) else dict(sorted(w.pairs.items())),
         "clusters": [[[k, [getattr(c.counter, f) for f in _COUNTER], c.members, c.flagged,
                        c.times, c.stopped]
                       for k, c in table.items()] for table in (w.by_ip, w.by_device, w.by_block)],
