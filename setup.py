@@ -102,6 +102,9 @@ if BUILDING:
             # the edge's fast path: plain event lines decoded in C, names interned
             ext_modules.append(Extension("bulkguard.ingest._fastdecode",
                                          ["src/bulkguard/ingest/_fastdecode.c"]))
+            # replay --workers 2: events as compact records between the two processes
+            ext_modules.append(Extension("bulkguard.ingest._frames",
+                                         ["src/bulkguard/ingest/_frames.c"]))
             BUILD = {"build": "compiled", "reason": "mypyc"}
         except (Exception, SystemExit) as err:   # mypyc refused the sources: still a working install
             if MODE == "1":

@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-ahead", type=float, default=3600.0, metavar="S",
                    help="an event more than S seconds ahead of the stream's time is held until "
                         "later events confirm it, else dead-lettered (default 3600)")
+    r.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="2: read and decode the input in a second process, the engine in "
+                        "this one (same decisions; compiled build; not with --state); "
+                        "default 1")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(run=_lazy("bulkguard.ingest.replay:run"))
 

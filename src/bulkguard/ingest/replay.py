@@ -32,6 +32,7 @@ import msgspec
 from bulkguard.components import build_engine
 from bulkguard.engine import Engine
 from bulkguard.events import DeadLetters, ReadStats
+from bulkguard.ingest import pipeline
 from bulkguard.ingest.pump import pump
 from bulkguard.ingest.reorder import (
     DEFAULT_MAX_AHEAD, DEFAULT_WINDOW, Reorder, ReorderedSource, default_max_window,
@@ -83,13 +84,22 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
            progress: bool = False, engine: Engine | None = None,
            scores_path: str | None = None, window: float = DEFAULT_WINDOW,
            max_ahead: float = DEFAULT_MAX_AHEAD,
-           max_window: float | None = None) -> ReplayResult:
+           max_window: float | None = None, workers: int = 1) -> ReplayResult:
     """Replay ``events`` into the decisions file ``out``; see the module docstring.
 
     ``window``: seconds of event time an event may arrive late and still be applied in
     order (0..3600); it grows up to ``max_window`` (default 900 s; 0 with ``window`` 0)
     while events arrive later than it; ``max_ahead``: seconds ahead of stream time beyond
-    which an event needs confirmation by the events after it (docs/time.md)."""
+    which an event needs confirmation by the events after it (docs/time.md).
+
+    ``workers``: 2 reads the input in a second process (``ingest.pipeline``: the same
+    decisions and dead letters, not with ``state_dir``); 1 (and the pure-Python build,
+    which has no pipeline) replays in this process."""
+    if workers < 1:
+        raise ValueError(f"--workers {workers}: must be at least 1")
+    if workers > 1 and state_dir is not None:
+        raise ValueError("--state with --workers 2: a checkpoint holds one process's state; "
+                         "use --workers 1 for a resumable run")
     if max_window is None:
         max_window = default_max_window(window)
     stage: Reorder[InputEvent] = Reorder(window, max(max_ahead, max_window),
@@ -128,6 +138,9 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
         with open(rejected, "r+b") as fw:
             fw.truncate(pos["dead_pos"] if pos is not None else 0)
     dead = DeadLetters(rejected)
+    if workers > 1 and pipeline.available():
+        return _replay_piped(events, eng, result, dead, stage, strict=strict,
+                             progress=progress, out=out, scores_path=scores_path)
     sink = JsonlSink(out, resume_at=pos["out_pos"] if pos is not None else None)
     source = FileSource(events, dead, strict=strict, start=skip, stats=stats, progress=progress)
     source_box.append(source)
@@ -175,6 +188,36 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     result.late = ordered.stage.late
     result.widest = ordered.stage.widest
     result.too_far = ordered.stage.too_far
+    result.accounts = len(eng.world.accounts)
+    result.families = eng.families_seen()
+    result.provides = eng.rules.provides
+    if scores_path:
+        write_scores(eng, scores_path)
+    return result
+
+
+def _replay_piped(events: str, eng: Engine, result: ReplayResult, dead: DeadLetters,
+                  stage: Reorder[InputEvent], *, strict: bool, progress: bool, out: str,
+                  scores_path: str | None) -> ReplayResult:
+    """``replay`` with the input read in a second process (``ingest.pipeline``)."""
+    try:
+        sink = JsonlSink(out)
+    except BaseException:
+        dead.close()
+        raise
+    t0 = time.perf_counter()
+    try:
+        end = pipeline.replay_piped(events, eng, sink, dead, stage, result.stats,
+                                    result.decisions, strict=strict, progress=progress)
+    finally:
+        result.seconds = time.perf_counter() - t0
+        try:
+            sink.close()
+        finally:
+            dead.close()
+    result.late = end["late"]
+    result.widest = end["widest"]
+    result.too_far = end["too_far"]
     result.accounts = len(eng.world.accounts)
     result.families = eng.families_seen()
     result.provides = eng.rules.provides
@@ -293,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
                    rules_path=args.rules, model_path=args.model, state_dir=args.state,
                    checkpoint_every=args.checkpoint_every, progress=progress,
                    scores_path=args.scores, window=args.window, max_ahead=args.max_ahead,
-                   max_window=args.max_window)
+                   max_window=args.max_window, workers=args.workers)
     except StrictStop as stop:   # (names differ: compiled, one name has one type)
         print(f"bulkguard replay: {args.events}: {stop} (--strict)", file=sys.stderr)
         return 2
