@@ -217,3 +217,35 @@ def test_model_gate_alternatives_any_group_holds():
         with pytest.raises(RulesError) as ei:
             Rules.from_toml(ACTIONS + f"[model]\nadd_when = {bad}\n" + RULE, source="g.toml")
         assert all(w in str(ei.value) for w in words), str(ei.value)
+
+
+def test_shipped_rules_module_is_current() -> None:
+    """``shipped_rules.py`` is generated from ``rules.toml`` (``shipped_rules_module``); the
+    shipped rules use it, and any other file compiles the same code at load: both give the
+    same sums and the same fired rules, NaN (unknown) included."""
+    import random
+    from importlib import resources
+
+    from bulkguard.scoring import shipped_rules
+    from bulkguard.scoring.rules import _compile, shipped_rules_module
+    pkg = resources.files("bulkguard.scoring")
+    text = pkg.joinpath("rules.toml").read_text("utf-8")
+    assert pkg.joinpath("shipped_rules.py").read_text("utf-8") == shipped_rules_module(text), \
+        "shipped_rules.py is stale: regenerate it with shipped_rules_module(rules.toml)"
+    shipped = Rules.default()
+    assert shipped._sum is shipped_rules.total and shipped._fire is shipped_rules.fired
+    # the same file with one more comment: the same rules, compiled at load
+    loaded = Rules.from_toml(text + "\n# another digest\n")
+    assert loaded._sum is not shipped_rules.total
+    fire, total = _compile(shipped.rules), _compile(shipped.rules, total=True)
+    limits = sorted({c[2] for r in shipped.rules for c in r.conditions})
+    rng = random.Random(3)
+    for _ in range(3000):
+        # values at, just around and far from the rules' own thresholds, and unknown
+        v = [rng.choice([math.nan, 0.0, 1e9, *(x + rng.choice((-1e-9, 0.0, 1e-9))
+                                                for x in rng.sample(limits, 3))])
+             for _ in NAMES]
+        assert shipped.weight_of(v) == loaded.weight_of(v) == total(v)
+        assert shipped.fired(v) == loaded.fired(v) == fire(v)
+        assert shipped.may_add(v) == loaded.may_add(v)
+        assert shipped.may_clear(v) == loaded.may_clear(v)
