@@ -43,6 +43,7 @@ HOT = [
     "src/bulkguard/engine.py",
     "src/bulkguard/scoring/shipped_margin.py",
     "src/bulkguard/scoring/shipped_rules.py",
+    "src/bulkguard/scoring/calibration.py",
     "src/bulkguard/ingest/pump.py",
     "src/bulkguard/ingest/reorder.py",
     "src/bulkguard/ingest/sources.py",

@@ -38,7 +38,9 @@ from bulkguard.events import (
     Block, ContactAdd, ContactSync, Decision, EventError, GroupCreate, GroupJoin, Message, OptIn,
     OptOut, Register, Report, TemplateRegister, target_error,
 )
-from bulkguard.scoring.rules import Rules, reasons_of, to_score
+from bulkguard.scoring.calibration import Scorer, ladder_level, to_score
+from bulkguard.scoring.model import Model as TreeModel
+from bulkguard.scoring.rules import Rules, Weigh, reasons_of
 from bulkguard.policy.appeals import RELIEF_SECONDS, Amnesty
 from bulkguard.signals import NAMES, masked, vector
 from bulkguard.state.account import BAN, CHALLENGE, MISSING, NONE, SUSPEND, THROTTLE, Account
@@ -85,6 +87,8 @@ class Engine:
                  model_version: str | None = None) -> None:
         self.rules = rules or Rules.default()
         self.model = model
+        # the shipped kind of model: its probability called directly (compiled, no frame)
+        self._scorer: Scorer | None = model.scorer if isinstance(model, TreeModel) else None
         self.lane = lane
         self.forward = forward
         self.text = text
@@ -105,6 +109,20 @@ class Engine:
         self.masked: tuple[int, ...] = masked(self.rules.provides)
         self.seen: dict[str, int] = {}   # optional family -> events seen
         self.typed = 0                   # messages with ``typing_ms``
+
+    @property
+    def rules(self) -> Rules:
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: Rules) -> None:
+        # The rules' compiled functions, called directly at every re-score: compiled, a call
+        # through a method of ``Rules`` (an interpreted class) runs an interpreted frame.
+        self._rules = rules
+        self._weigh, self._add_ok, self._clear_ok = rules.functions()
+        self._add_always = not rules.model_add_when     # no gate: the model may always add
+        self._clear_always = not rules.model_clear_when
+        self._thresholds: tuple[float, ...] = rules.thresholds
 
     # -- state for checkpoints ------------------------------------------------------------------
     def snapshot(self) -> StateSnapshot:
@@ -299,14 +317,16 @@ class Engine:
     def _evidence(self, v: list[float]) -> tuple[float, float]:
         """Summed evidence of rules and model for signal vector ``v``, and the model's p (-1: none)."""
         rules = self.rules
-        evidence = rules.weight_of(v)
+        evidence = self._weigh(v)   # rules.weight_of(v)
         p = -1.0
         if self.model is not None and rules.model_weight > 0.0:
-            p = self.model.probability(v)
-            if p >= rules.model_floor and rules.may_add(v):
+            sc = self._scorer
+            p = sc.probability(v) if sc is not None else self.model.probability(v)
+            # (the gates: rules.may_add(v), rules.may_clear(v))
+            if p >= rules.model_floor and (self._add_always or self._add_ok(v) > 0.0):
                 evidence += min(-math.log(max(1.0 - p, 1e-9)) * rules.model_weight,
                                 rules.model_cap)
-            elif p < rules.model_clear and rules.may_clear(v):
+            elif p < rules.model_clear and (self._clear_always or self._clear_ok(v) > 0.0):
                 # a confident "legitimate" lowers weak rule evidence (never below -clear_cap),
                 # only where behaviour shows it (``[model] clear_when``), never for lack of data
                 evidence -= min(math.log(rules.model_clear / max(p, 1e-9)), rules.model_clear_cap)
@@ -349,7 +369,7 @@ class Engine:
         a.score = score
         if score > a.peak:
             a.peak = score
-        level = self.rules.level(score)
+        level = ladder_level(self._thresholds, score)   # self.rules.level(score)
         if level > a.level:
             reasons = self._reasons(v, p)
             a.level = level

@@ -32,13 +32,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from bisect import bisect_right
 from functools import lru_cache
 from importlib import resources
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+from bulkguard.scoring.calibration import Scorer
 from bulkguard.signals import NAMES
 
 FORMAT = 1
@@ -98,6 +98,7 @@ class Model:
     """A compiled tree ensemble with calibration; see the module docstring."""
 
     features: tuple[str, ...]
+    scorer: Scorer   # probability(v): the margin, then the calibration
 
     def __init__(self, doc: dict[str, Any], source: str = "<model>") -> None:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -131,16 +132,15 @@ class Model:
         self._contrib = _compile_contributions(trees, self.index, feats)
         kind = cal.get("kind")
         if kind == "isotonic":
-            self._cx = [float(x) for x in cal["x"]]
-            self._cy = [float(y) for y in cal["y"]]
-            if not self._cx or len(self._cx) != len(self._cy):
+            xs = [float(x) for x in cal["x"]]
+            ys = [float(y) for y in cal["y"]]
+            if not xs or len(xs) != len(ys):
                 raise ModelError(f"{source}: bad isotonic calibration")
-            self._calibrate = self._isotonic
+            self.scorer = Scorer(self._margin, kind, xs=xs, ys=ys)
         elif kind == "platt":
-            self._a, self._b = float(cal["a"]), float(cal["b"])
-            self._calibrate = self._platt
+            self.scorer = Scorer(self._margin, kind, float(cal["a"]), float(cal["b"]))
         elif kind == "sigmoid" or kind is None:
-            self._calibrate = _sigmoid
+            self.scorer = Scorer(self._margin, "sigmoid")
         else:
             raise ModelError(f"{source}: unknown calibration kind {kind!r}")
 
@@ -169,22 +169,9 @@ class Model:
         return self._margin(v)
 
     def probability(self, v: list[float]) -> float:
-        """Calibrated probability that the account is abusive, from the full signal vector."""
-        return self._calibrate(self._margin(v))
-
-    def _isotonic(self, m: float) -> float:
-        xs, ys = self._cx, self._cy
-        k = bisect_right(xs, m)
-        if k == 0:
-            return ys[0]
-        if k >= len(xs):
-            return ys[-1]
-        x0, x1 = xs[k - 1], xs[k]
-        y0 = ys[k - 1]
-        return y0 + (ys[k] - y0) * (m - x0) / (x1 - x0) if x1 > x0 else y0
-
-    def _platt(self, m: float) -> float:
-        return _sigmoid(self._a * m + self._b)
+        """Calibrated probability that the account is abusive, from the full signal vector
+        (``scorer``: compiled in the compiled build, and the engine calls it directly)."""
+        return self.scorer.probability(v)
 
     def contributions(self, v: list[float]) -> dict[str, float]:
         """Saabas path attribution of the margin to each feature (sums to margin - bias)."""
@@ -217,13 +204,6 @@ class Model:
 
 def _by_weight(h: tuple[float, str]) -> tuple[float, str]:
     return (-h[0], h[1])
-
-
-def _sigmoid(m: float) -> float:
-    if m >= 0:
-        return 1.0 / (1.0 + math.exp(-m))
-    e = math.exp(m)
-    return e / (1.0 + e)
 
 
 def reference_margin(doc: dict[str, Any], v: list[float]) -> float:
@@ -351,7 +331,8 @@ def _shipped() -> Model:
     model = Model(json.loads(text), "<shipped model.json>")
     from bulkguard.scoring import shipped_margin
     if shipped_margin.MODEL_SHA256 == hashlib.sha256(text.encode()).hexdigest():
-        model._margin = shipped_margin.margin   # the same code, compiled in the compiled build
+        # the same code, compiled in the compiled build
+        model._margin = model.scorer.margin = shipped_margin.margin
     return model
 
 

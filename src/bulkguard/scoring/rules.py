@@ -39,10 +39,12 @@ import hashlib
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from bulkguard.scoring.calibration import ladder_level, to_score as to_score   # (re-exported)
 from bulkguard.signals import NAMES, OPTIONAL
 
 ACTIONS = ("throttle", "challenge", "suspend", "ban")
@@ -64,6 +66,7 @@ def _did_you_mean(word: str, choices) -> str:
 
 
 Conditions = tuple[tuple[str, str, float], ...]   # (signal, operator, number), all must hold
+Weigh = Callable[[list[float]], float]             # a compiled function of the signal vector
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,13 @@ class Rules:
         without conditions)."""
         return not self.model_add_when or self._add_ok(v) > 0.0  # type: ignore[attr-defined]
 
+    def functions(self) -> tuple[Weigh, Weigh, Weigh]:
+        """What ``weight_of``, ``may_add`` and ``may_clear`` call: the summed weight of the
+        rules that fire, and the ``add_when`` and ``clear_when`` gates (> 0 when one of their
+        groups holds; 0 without groups). The engine calls them directly: compiled, a call
+        through a method of this class would run an interpreted frame each time."""
+        return self._sum, self._add_ok, self._clear_ok  # type: ignore[attr-defined]
+
     def weight_of(self, v: list[float]) -> float:
         """Summed weight of the rules that fire for ``v`` (the hot path: no reasons built)."""
         return self._sum(v)  # type: ignore[attr-defined]
@@ -247,22 +257,7 @@ class Rules:
 
     def level(self, score: float) -> int:
         """Ladder level for a score: 0 none, 1 throttle, 2 challenge, 3 suspend, 4 ban."""
-        lv = 0
-        for t in self.thresholds:
-            if score >= t:
-                lv += 1
-            else:
-                break
-        return lv
-
-
-def to_score(evidence: float) -> float:
-    """Evidence (summed weights) to a score in 0..1.
-
-    >>> to_score(0.0), round(to_score(1.0), 3), to_score(-2.0)
-    (0.0, 0.632, 0.0)
-    """
-    return 1.0 - math.exp(-evidence) if evidence > 0.0 else 0.0
+        return ladder_level(self.thresholds, score)
 
 
 def reasons_of(hits: list[tuple[float, str]]) -> list[str]:
