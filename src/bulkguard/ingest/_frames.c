@@ -30,6 +30,7 @@
 
 #define MAX_TYPES 32
 #define MAX_FIELDS 16
+#define SEEN_SLOTS ((Py_ssize_t)1 << 16)
 
 enum { R_EVENT = 1, R_PACKED = 2, R_NOTE = 3, R_END = 4, R_RESET = 5 };
 enum { V_NONE = 0, V_FALSE = 1, V_TRUE = 2, V_FLOAT = 3, V_INT = 4, V_NAME = 5,
@@ -98,6 +99,11 @@ typedef struct {
     TypeSpec types[MAX_TYPES];
     PyObject *names;          /* dict: name -> id (int) */
     Py_ssize_t max_names;     /* the table starts again beyond this many */
+    /* recent names by object: the edge decoder hands out one str object per name while
+       it is in its cache, so most names are found here without hashing (each slot holds
+       a reference: its address cannot be reused while it is here) */
+    PyObject **seen;
+    uint32_t *seen_id;
     char *buf;
     Py_ssize_t len, cap;      /* buf[0:4] is the chunk's length, records from 4 on */
     Py_ssize_t events, packed;
@@ -167,11 +173,25 @@ static int Encoder_init(Encoder *e, PyObject *args, PyObject *kwds) {
         return -1;
     }
     e->len = 4;
+    e->seen = PyMem_Calloc(SEEN_SLOTS, sizeof(PyObject *));
+    e->seen_id = PyMem_Calloc(SEEN_SLOTS, sizeof(uint32_t));
+    if (e->seen == NULL || e->seen_id == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     return 0;
+}
+
+static void forget_seen(Encoder *e) {
+    if (e->seen == NULL) return;
+    for (Py_ssize_t i = 0; i < SEEN_SLOTS; i++) Py_CLEAR(e->seen[i]);
 }
 
 static void Encoder_dealloc(Encoder *e) {
     for (int i = 0; i < e->ntypes; i++) Py_CLEAR(e->types[i].cls);
+    forget_seen(e);
+    PyMem_Free(e->seen);
+    PyMem_Free(e->seen_id);
     Py_CLEAR(e->names);
     PyMem_Free(e->buf);
     Py_TYPE(e)->tp_free((PyObject *)e);
@@ -212,6 +232,7 @@ static int put_event(Encoder *e, int ti, int64_t line, PyObject *ev, const char 
     TypeSpec *t = &e->types[ti];
     if (PyDict_GET_SIZE(e->names) + MAX_FIELDS > e->max_names) {
         PyDict_Clear(e->names);
+        forget_seen(e);
         if (put_head(e, R_RESET, 0, NULL, 0) < 0) return -1;
     }
     if (put_head(e, R_EVENT, line, raw, rlen) < 0 || reserve(e, 1 + 9 * t->nfields) < 0)
@@ -235,18 +256,33 @@ static int put_event(Encoder *e, int ti, int64_t line, PyObject *ev, const char 
             Py_ssize_t n;
             const char *s = PyUnicode_AsUTF8AndSize(v, &n);   /* checked by encodable */
             if (t->intern[j]) {
+                uintptr_t a = (uintptr_t)v;
+                Py_ssize_t slot = (Py_ssize_t)(((a >> 4) ^ (a >> 20)) & (SEEN_SLOTS - 1));
+                if (e->seen[slot] == v) {
+                    put_u8(e, V_NAME);
+                    put_u32(e, e->seen_id[slot]);
+                    continue;
+                }
                 PyObject *id = PyDict_GetItemWithError(e->names, v);
                 if (id != NULL) {
+                    uint32_t k = (uint32_t)PyLong_AsLong(id);
+                    Py_INCREF(v);
+                    Py_XSETREF(e->seen[slot], v);
+                    e->seen_id[slot] = k;
                     put_u8(e, V_NAME);
-                    put_u32(e, (uint32_t)PyLong_AsLong(id));
+                    put_u32(e, k);
                     continue;
                 }
                 if (PyErr_Occurred()) return -1;
-                id = PyLong_FromSsize_t(PyDict_GET_SIZE(e->names));
+                uint32_t k = (uint32_t)PyDict_GET_SIZE(e->names);
+                id = PyLong_FromSsize_t(k);
                 if (id == NULL) return -1;
                 int rc = PyDict_SetItem(e->names, v, id);
                 Py_DECREF(id);
                 if (rc < 0) return -1;
+                Py_INCREF(v);
+                Py_XSETREF(e->seen[slot], v);
+                e->seen_id[slot] = k;
                 if (reserve(e, 5 + n + 9 * (t->nfields - j)) < 0) return -1;
                 put_u8(e, V_NEWNAME);
             } else {
@@ -364,6 +400,17 @@ static PyObject *Encoder_run(Encoder *e, PyObject *const *args, Py_ssize_t nargs
         Py_DECREF(raw_name);
         return NULL;
     }
+    /* source._raw through its data descriptor (a compiled class's attribute): no generic
+       look-up per event */
+    PyObject *desc = _PyType_Lookup(Py_TYPE(source), raw_name);
+    descrgetfunc get = NULL;
+    if (desc != NULL && Py_TYPE(desc)->tp_descr_get != NULL
+            && Py_TYPE(desc)->tp_descr_set != NULL) {
+        Py_INCREF(desc);
+        get = Py_TYPE(desc)->tp_descr_get;
+    } else {
+        desc = NULL;
+    }
     PyObject *item;
     int bad = 0;
     while ((item = PyIter_Next(it)) != NULL) {
@@ -371,7 +418,9 @@ static PyObject *Encoder_run(Encoder *e, PyObject *const *args, Py_ssize_t nargs
             PyErr_SetString(PyExc_TypeError, "source: (line, event) tuples");
             bad = 1;
         }
-        PyObject *raw = bad ? NULL : PyObject_GetAttr(source, raw_name);
+        PyObject *raw = bad ? NULL
+            : get != NULL ? get(desc, source, (PyObject *)Py_TYPE(source))
+            : PyObject_GetAttr(source, raw_name);
         if (raw != NULL && !PyBytes_Check(raw)) {
             Py_CLEAR(raw);
             PyErr_SetString(PyExc_TypeError, "source._raw: bytes");
@@ -413,6 +462,7 @@ static PyObject *Encoder_run(Encoder *e, PyObject *const *args, Py_ssize_t nargs
     }
     Py_DECREF(it);
     Py_DECREF(raw_name);
+    Py_XDECREF(desc);
     if (bad || PyErr_Occurred()) return NULL;
     Py_RETURN_NONE;
 }
