@@ -31,6 +31,7 @@
 #define MAX_TYPES 32
 #define MAX_FIELDS 16
 #define SEEN_SLOTS ((Py_ssize_t)1 << 16)
+#define SMALL_INTS 16384   /* field values 0..16383 (sizes, typing times): one object each */
 
 enum { R_EVENT = 1, R_PACKED = 2, R_NOTE = 3, R_END = 4, R_RESET = 5 };
 enum { V_NONE = 0, V_FALSE = 1, V_TRUE = 2, V_FLOAT = 3, V_INT = 4, V_NAME = 5,
@@ -517,6 +518,7 @@ typedef struct {
     PyObject *end;            /* the end record's payload, once read */
     int done;                 /* the input of frames has ended (end record or not) */
     Py_ssize_t events;
+    PyObject **ints;          /* small ints made so far, by value (NULL: not yet) */
 } Decoder;
 
 static PyObject *EMPTY;       /* b"" */
@@ -543,6 +545,11 @@ static int Decoder_init(Decoder *d, PyObject *args, PyObject *kwds) {
     d->on_note = on_note;
     Py_INCREF(EMPTY);
     d->last_raw = EMPTY;
+    d->ints = PyMem_Calloc(SMALL_INTS, sizeof(PyObject *));
+    if (d->ints == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     return 0;
 }
 
@@ -554,6 +561,9 @@ static void Decoder_dealloc(Decoder *d) {
     Py_CLEAR(d->last_raw);
     Py_CLEAR(d->last_event);
     Py_CLEAR(d->end);
+    if (d->ints != NULL)
+        for (Py_ssize_t i = 0; i < SMALL_INTS; i++) Py_CLEAR(d->ints[i]);
+    PyMem_Free(d->ints);
     PyMem_Free(d->buf);
     Py_TYPE(d)->tp_free((PyObject *)d);
 }
@@ -705,7 +715,14 @@ static PyObject *Decoder_next(Decoder *d) {
                         d->pos += 8;
                         v = PyFloat_FromDouble(x);
                     } else {
-                        v = PyLong_FromLongLong(get_i64(d));
+                        int64_t x = get_i64(d);
+                        if (x >= 0 && x < SMALL_INTS) {
+                            v = d->ints[x];
+                            if (v == NULL) v = d->ints[x] = PyLong_FromLongLong(x);
+                            Py_XINCREF(v);
+                        } else {
+                            v = PyLong_FromLongLong(x);
+                        }
                     }
                 } else if (tag == V_NAME) {
                     if (d->len - d->pos < 4) break;
