@@ -174,3 +174,70 @@ def test_a_stopped_lockstep_peer_gives_no_evidence_against_an_established_accoun
     w.accounts["copy"].level = 2
     assert w.peers_of(w.ids["shop"]) == [w.ids["copy"]]
     assert lockstep_flagged(w.accounts["shop"], w) == 0.0
+
+
+def _blast(eng: Engine, out: list[Decision], line: int, sender: str, t: float, n: int,
+           digest: str) -> int:
+    for k in range(n):
+        line += 1
+        out += eng.handle(Message(ts=t + 2 * k, sender=sender, recipient=f"{sender}-x{k}",
+                                  digest=digest, typing_ms=0), line)
+    return line
+
+
+def test_a_first_message_of_content_others_were_stopped_for_is_stopped_at_once() -> None:
+    eng = _engine()
+    out: list[Decision] = []
+    # an account blasts one text to 110 strangers and is stopped for it
+    line = _blast(eng, out, 0, "spam0", T0, 110, "9f3a5c7e11d0b2a4")
+    assert "spam0" in _stopped(out)
+    # a farm sibling registered days ago, with nothing in common but the text (2 bits spun):
+    # its very first message, to a stranger, is stopped
+    line += 1
+    out += eng.handle(Register(ts=T0 - 3 * 86_400, account="sib", ip="192.0.2.77"), line)
+    line += 1
+    first = line
+    out += eng.handle(Message(ts=T0 + 400, sender="sib", recipient="victim", digest="9f3a5c7e11d0b2a7",
+                              typing_ms=800), line)
+    stops = [d for d in out if d.account == "sib" and d.action in STOPS]
+    assert stops and stops[0].line == first and "SENDS_STOPPED_CONTENT" in stops[0].reasons
+    # other content from a new account is no evidence
+    line += 1
+    out += eng.handle(Message(ts=T0 + 410, sender="other", recipient="victim2",
+                              digest="0123456789abcdef", typing_ms=800), line)
+    assert "other" not in _stopped(out)
+
+
+def test_an_established_account_sending_content_others_were_stopped_for_is_not_stopped() -> None:
+    eng = _engine()
+    out: list[Decision] = []
+    line = _blast(eng, out, 0, "spam0", T0, 110, "9f3a5c7e11d0b2a4")
+    assert "spam0" in _stopped(out)
+    for i in range(4):   # two-way chats with four people: a person, whose text can be copied
+        line += 1
+        out += eng.handle(Message(ts=T0 + 300 + i, sender="me", recipient=f"friend{i}"), line)
+        line += 1
+        out += eng.handle(Message(ts=T0 + 320 + i, sender=f"friend{i}", recipient="me"), line)
+    for i in range(3):   # passes the (viral) text on to people who never wrote to it
+        line += 1
+        out += eng.handle(Message(ts=T0 + 400 + i, sender="me", recipient=f"new{i}",
+                                  digest="9f3a5c7e11d0b2a4", typing_ms=0), line)
+    assert "me" not in _stopped(out)
+
+
+def test_a_new_account_pasting_one_text_to_strangers_is_stopped_within_the_burst() -> None:
+    for registered in (True, False):
+        eng = _engine()
+        out: list[Decision] = []
+        line = 1
+        if registered:
+            out += eng.handle(Register(ts=T0, account="new", ip="192.0.2.8"), line)
+        for k in range(40):   # an hour later: one text to 40 strangers, 15 s apart
+            line += 1
+            out += eng.handle(Message(ts=T0 + 3600 + 15 * k, sender="new", recipient=f"s{k}",
+                                      digest="5a5a0f0f33cc9966", typing_ms=2000 if k == 0 else 0), line)
+        stops = [d for d in out if d.action in STOPS]
+        if registered:   # its whole history is known: nobody it knows, one text to strangers
+            assert stops and "NEW_ACCOUNT_CAMPAIGN" in stops[0].reasons, out
+        else:            # an account from before the stream (an announcer): judged once people could answer
+            assert not stops, stops

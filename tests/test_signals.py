@@ -18,6 +18,7 @@ def test_vector_calls_every_signal_in_names_order() -> None:
              if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)]
     expected = [f"{m.__name__.rsplit('.', 1)[1]}.{f.__name__}" for m in signals.FAMILIES
                 for f in m.SIGNALS]
+    expected += [f"{f.__module__.rsplit('.', 1)[1]}.{f.__name__}" for f in signals.LATE]
     assert calls == expected
     assert tuple(c.rsplit(".", 1)[1] for c in calls) == signals.NAMES
 

@@ -76,7 +76,7 @@ KIND: Final[dict[str, str | float]] = {
     "reports_filed": "count", "reports_filed_stranger": "count",
     "forwarded": "count", "forwarded_high": "count", "link_share": "share",
     "msgs_total": "count", "violations": "count", "is_business": "keep",
-    "family_flagged": "count", "brigade_size": "count",
+    "family_flagged": "count", "brigade_size": "count", "content_flagged": "count",
     "lockstep_peers": "count", "lockstep_flagged": "count",
 }
 #: Timing and automation signals a passed challenge lowers, and the value of a person

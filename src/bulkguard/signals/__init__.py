@@ -42,7 +42,11 @@ Signal = Callable[[Account, World], float]
 # lockstep last: the shipped model's trees index the vector by position
 FAMILIES = (velocity, fanout, engagement, timing, registration, coordination, discovery, groups,
             feedback, content, business, lockstep)
+#: Signals added after the shipped model was trained: after every family's, so the positions
+#: its generated margin code (scoring/shipped_margin.py) reads stay where they were.
+LATE: tuple[Signal, ...] = coordination.LATE_SIGNALS
 SIGNALS: dict[str, Signal] = {f.__name__: f for m in FAMILIES for f in m.SIGNALS}
+SIGNALS.update((f.__name__, f) for f in LATE)
 NAMES: tuple[str, ...] = tuple(SIGNALS)
 
 #: Event families a platform may or may not provide (the ``[platform] provides`` vocabulary).
@@ -149,4 +153,5 @@ def vector(a: Account, w: World) -> list[float]:
         business.is_business(a, w),
         lockstep.lockstep_peers(a, w),
         lockstep.lockstep_flagged(a, w),
+        coordination.content_flagged(a, w),
     ]

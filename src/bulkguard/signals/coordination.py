@@ -27,6 +27,8 @@ re-scores them; SynchroTrap-style guilt by association, made streaming and bound
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bulkguard.state.account import CHALLENGE, MISSING, Account
 from bulkguard.state.windows import DAY
 from bulkguard.state.world import World
@@ -88,6 +90,27 @@ def family_flagged(a: Account, w: World) -> float:
     return float(best)
 
 
+def content_flagged(a: Account, w: World) -> float:
+    """Most stopped accounts in one content family this account sent, even once, not
+    counting itself; 0 for an established account. Unlike ``family_flagged`` it sees a
+    first message: content that got accounts stopped for sending it to strangers, sent by an
+    account nobody talks with (World.content_flagged).
+
+    >>> from bulkguard.events import Message
+    >>> w = World()
+    >>> for i in range(3):
+    ...     _ = w.on_message(Message(ts=float(i), sender=f"f{i}", recipient=f"r{i}", digest="9f3a5c7e11d0b2a4"))
+    ...     _ = w.on_message(Message(ts=float(i), sender=f"f{i}", recipient=f"q{i}", digest="9f3a5c7e11d0b2a4"))
+    >>> _ = w.on_message(Message(ts=5.0, sender="new", recipient="x", digest="9f3a5c7e11d0b2a5"))
+    >>> content_flagged(w.accounts["new"], w)
+    0.0
+    >>> w.families[0].flagged = 2
+    >>> content_flagged(w.accounts["new"], w), family_flagged(w.accounts["new"], w)
+    (2.0, 0.0)
+    """
+    return float(w.content_flagged(a))
+
+
 def brigade_size(a: Account, w: World) -> float:
     """Reports from strangers (accounts it never wrote to) against the last account that
     this one reported without ever getting a message from it; 0 if it reported none.
@@ -111,3 +134,5 @@ def brigade_size(a: Account, w: World) -> float:
 
 
 SIGNALS = (cluster_size_1d, cluster_flagged, family_flagged, brigade_size)
+# added after the shipped model was trained: placed after every other signal in ``NAMES``
+LATE_SIGNALS: tuple[Callable[[Account, World], float], ...] = (content_flagged,)

@@ -608,22 +608,54 @@ class World:
     def _join_family(self, h: int, aid: int, now: float) -> int:
         """Find or create the global family of SimHash ``h`` (LSH on four 16-bit bands) and
         count account ``aid`` in it (once: an account joins when it first repeats it)."""
+        gid = self.find_family(h)
+        if gid >= 0:
+            fam = self.families[gid]
+            if fam.add(aid):
+                self.grown.append(fam.members)
+            return gid
+        gid = self.next_family
+        self.next_family += 1
+        fam = self.families[gid] = Family(h, now)
+        fam.add(aid)
+        for i in range(4):
+            self.bands.setdefault(i << 16 | (h >> (16 * i)) & 0xFFFF, []).append(gid)
+        return gid
+
+    def find_family(self, h: int) -> int:
+        """The id of the global family within ``FAMILY_JOIN_HAMMING`` of SimHash ``h`` (LSH on
+        four 16-bit bands), or -1: a look-up that joins nothing."""
         fams = self.families
         for i in range(4):
             key = i << 16 | (h >> (16 * i)) & 0xFFFF
             for gid in self.bands.get(key, ()):
                 fam = fams.get(gid)
                 if fam is not None and (fam.simhash ^ h).bit_count() <= FAMILY_JOIN_HAMMING:
-                    if fam.add(aid):
-                        self.grown.append(fam.members)
                     return gid
-        gid = self.next_family
-        self.next_family += 1
-        fam = fams[gid] = Family(h, now)
-        fam.add(aid)
-        for i in range(4):
-            self.bands.setdefault(i << 16 | (h >> (16 * i)) & 0xFFFF, []).append(gid)
-        return gid
+        return -1
+
+    def content_flagged(self, a: Account) -> int:
+        """Most stopped accounts in a global content family that ``a`` sent, even once, not
+        counting itself; 0 for an established account (``family_flagged`` counts only the
+        families it repeated to 3+ new recipients; this one also sees a first message)."""
+        if a.n_twoway >= ESTABLISHED_PARTNERS:
+            return 0
+        slots = a.fams   # built on each read: once
+        if not slots:
+            return 0
+        best = 0
+        fams = self.families
+        counted = a.counted
+        for f in slots:
+            gid = f[3] if f[3] >= 0 else self.find_family(f[0])
+            if gid >= 0:
+                fam = fams.get(gid)
+                if fam is not None:
+                    # its own stop counted in the families ``families_of`` gives
+                    n = fam.flagged - (1 if counted and f[3] >= 0 and f[2] >= 3 else 0)
+                    if n > best:
+                        best = n
+        return best
 
     def on_register(self, ev: Register) -> Account:
         now = self.now
