@@ -225,6 +225,34 @@ def test_an_established_account_sending_content_others_were_stopped_for_is_not_s
     assert "me" not in _stopped(out)
 
 
+def test_common_content_a_spammer_was_stopped_for_does_not_stop_a_new_user() -> None:
+    """A scammer opens with "hi" to 110 strangers and is stopped. People with conversations
+    of their own say "hi" to new people too: a new user whose first message is "hi", to
+    someone who never wrote to it, is not stopped for it. Without those people, it is."""
+    for people in (True, False):
+        eng = _engine()
+        out: list[Decision] = []
+        hi = "00000000000000ff"
+        line = _blast(eng, out, 0, "scam0", T0, 110, hi)
+        assert "scam0" in _stopped(out)
+        if people:
+            for i in range(4):   # two-way chats, then "hi" to three new acquaintances
+                line += 1
+                out += eng.handle(Message(ts=T0 + 300 + i, sender="pal", recipient=f"friend{i}"), line)
+                line += 1
+                out += eng.handle(Message(ts=T0 + 320 + i, sender=f"friend{i}", recipient="pal"), line)
+            for i in range(3):
+                line += 1
+                out += eng.handle(Message(ts=T0 + 340 + i, sender="pal", recipient=f"met{i}",
+                                          digest=hi, typing_ms=600), line)
+        line += 1
+        out += eng.handle(Register(ts=T0 + 390, account="newbie"), line)
+        line += 1
+        out += eng.handle(Message(ts=T0 + 400, sender="newbie", recipient="classmate",
+                                  digest=hi, typing_ms=900), line)
+        assert ("newbie" in _stopped(out)) is (not people), people
+
+
 def test_a_new_account_pasting_one_text_to_strangers_is_stopped_within_the_burst() -> None:
     for registered in (True, False):
         eng = _engine()

@@ -17,7 +17,7 @@ from typing import Any, Final
 from bulkguard.events import (
     Block, ContactAdd, ContactSync, GroupCreate, GroupJoin, Message, Register, Report,
 )
-from bulkguard.state.account import _BIT63, _BIT64, I32_MAX, Account, sat, unsigned64
+from bulkguard.state.account import _BIT63, _BIT64, CHALLENGE, I32_MAX, Account, sat, unsigned64
 from bulkguard.state.countries import phone_country
 from bulkguard.state.idmap import from_names, new_map
 from bulkguard.state.pairtable import from_items, new_table
@@ -653,9 +653,20 @@ class World:
                 if fam is not None:
                     # its own stop counted in the families ``families_of`` gives
                     n = fam.flagged - (1 if counted and f[3] >= 0 and f[2] >= 3 else 0)
-                    if n > best:
+                    if n > best and not self._common(fam):
                         best = n
         return best
+
+    def _common(self, fam: Family) -> bool:
+        """True if an established account that is not stopped repeats ``fam``: content that
+        people with conversations of their own send too ("hi", a greeting card, a viral
+        image) is nobody's campaign, even after a spammer was stopped for sending it."""
+        by_id = self.by_id
+        for m in fam.members:
+            b = by_id[m] if 0 <= m < len(by_id) else None   # -1: dropped by a sweep
+            if b is not None and b.n_twoway >= ESTABLISHED_PARTNERS and b.level < CHALLENGE:
+                return True
+        return False
 
     def on_register(self, ev: Register) -> Account:
         now = self.now
