@@ -134,6 +134,36 @@ def test_names_are_interned_and_the_cache_is_only_a_cache():
     assert a.blocker is b.sender and a.blocked is b.recipient   # one object per name
 
 
+# What may stop a string: its quote, or a byte the fast path leaves to msgspec (a raw
+# control character, DEL, a UTF-8 byte, an escape), at every place in a word of eight.
+STOPS = [b"", b"\x7f", b"\x1f", b"\t", b"\xc3\xa9", b"\xff", b"\\n", b'\\"', b"\\u0041", b"~"]
+
+
+@needs_fast
+@pytest.mark.parametrize("stop", STOPS)
+def test_strings_end_where_msgspec_says_at_every_offset(stop):
+    for length in range(0, 26):
+        for at in range(0, length + 1):
+            name = b"a" * at + stop + b"b" * (length - at)
+            for head in (b"", b"x" * 3, b"y" * 5):   # the string at other offsets of a word
+                same_as_msgspec(b'{"type":"block","ts":1,"blocker":"' + head + name
+                                + b'","blocked":"z"}\n')
+                same_as_msgspec(b'{"type":"block","ts":1,"blocked":"z","blocker":"'
+                                + head + name + b'"}')   # near the end of the line
+
+
+@needs_fast
+def test_names_of_every_length_are_interned():
+    for length in range(0, 40):
+        for tail in ("", "\n", "  \r\n"):
+            name = "".join(string.ascii_letters[(i * 7 + length) % 52] for i in range(length))
+            other = name[:-1] + "#" if name else "#"   # differs only in its last byte
+            a = FAST(f'{{"type":"block","ts":1,"blocker":"{name}","blocked":"{other}"}}{tail}'.encode())
+            b = FAST(f'{{"type":"block","ts":2,"blocked":"{name}","blocker":"{other}"}}{tail}'.encode())
+            assert (a.blocker, a.blocked) == (name, other) == (b.blocked, b.blocker)
+            assert a.blocker is b.blocked and a.blocked is b.blocker
+
+
 def test_line_source_gives_the_same_events_with_and_without_the_fast_path(monkeypatch):
     lines = [b'{"type":"message","ts":1,"sender":"a","recipient":"b"}\n',
              b'{"type":"message","ts":2,"sender":"a","recipient":"b","x":"\xc3\xa9"}\n',

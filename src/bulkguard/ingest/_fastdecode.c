@@ -66,12 +66,21 @@ static const double POW10[23] = {
     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 #define WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
-#define SKIP_WS(p, end) while ((p) < (end) && WS(*(p))) (p)++
+/* one compare in the common case (no whitespace): every JSON space is <= ' ' */
+#define SKIP_WS(p, end) while ((p) < (end) && *(p) <= ' ' && WS(*(p))) (p)++
 #define DIGIT(c) ((c) >= '0' && (c) <= '9')
 
 /* Bytes a plain string may hold: printable ASCII but the quote and the backslash. */
 static unsigned char PLAIN[256];
 
+
+/* words read from memory with the first byte lowest (where the bit tricks below may
+   count bytes with __builtin_ctzll) */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LITTLE_WORDS 1
+#else
+#define LITTLE_WORDS 0
+#endif
 
 static inline uint64_t load8(const unsigned char *p) {
     uint64_t v;
@@ -93,12 +102,24 @@ static inline const unsigned char *scan_str(const unsigned char *p, const unsign
     const unsigned char *q = p;
     while (q + 8 <= end) {
         uint64_t w = load8(q);
-        if ((w & HIGHS) | HAS_LESS(w, 0x20) | HAS_ZERO(w ^ (ONES * '"'))
-                | HAS_ZERO(w ^ (ONES * '\\')) | HAS_ZERO(w ^ (ONES * 0x7f)))
+        uint64_t bad = (w & HIGHS) | HAS_LESS(w, 0x20) | HAS_ZERO(w ^ (ONES * '"'))
+                | HAS_ZERO(w ^ (ONES * '\\')) | HAS_ZERO(w ^ (ONES * 0x7f));
+        if (bad) {
+#if LITTLE_WORDS
+            /* each test flags the first such byte exactly (a borrow only ever flags bytes
+               after it), so the lowest flag is the first byte that is not plain */
+            q += __builtin_ctzll(bad) >> 3;
+            goto stop;
+#else
             break;
+#endif
+        }
         q += 8;
     }
     while (q < end && PLAIN[*q]) q++;
+#if LITTLE_WORDS
+stop:
+#endif
     if (q >= end || *q != '"') return NULL;
     *s = p;
     *n = q - p;
@@ -118,7 +139,24 @@ static inline int key_at(const Field *f, const unsigned char *p, const unsigned 
     return end - p > f->len && same(f->name, p, f->len) && p[f->len] == '"';
 }
 
-static inline uint64_t hash_bytes(const unsigned char *s, Py_ssize_t n) {
+static inline uint64_t hash_bytes(const unsigned char *s, Py_ssize_t n, const unsigned char *end) {
+#if LITTLE_WORDS
+    if (n <= 16 && end - s >= 16) {   /* a short name: two words, the bytes after it masked off */
+        uint64_t a = load8(s), b = load8(s + 8);
+        if (n < 8) {
+            a &= ((uint64_t)1 << (8 * n)) - 1;
+            b = 0;
+        } else if (n < 16) {
+            b &= ((uint64_t)1 << (8 * (n - 8))) - 1;
+        }
+        uint64_t h = (a * 0x9e3779b97f4a7c15ULL) ^ ((b ^ (uint64_t)n) * 0xc2b2ae3d27d4eb4fULL);
+        h ^= h >> 32;
+        h *= 0xff51afd7ed558ccdULL;
+        return h ^ (h >> 29);
+    }
+#else
+    (void)end;
+#endif
     uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)n;   /* FNV-1a */
     for (Py_ssize_t i = 0; i < n; i++) {
         h ^= s[i];
@@ -134,8 +172,9 @@ static inline PyObject *new_ascii(const unsigned char *s, Py_ssize_t n) {
 }
 
 /* The name as a str, the same object as last time when it is still in the cache. */
-static PyObject *intern(Decoder *d, const unsigned char *s, Py_ssize_t n) {
-    uint64_t h = hash_bytes(s, n);
+static PyObject *intern(Decoder *d, const unsigned char *s, Py_ssize_t n,
+                        const unsigned char *end) {
+    uint64_t h = hash_bytes(s, n, end);
     Slot *slot = &d->slots[h & d->mask];
     PyObject *o = slot->str;
     if (o != NULL && slot->hash == h && PyUnicode_GET_LENGTH(o) == n
@@ -247,17 +286,21 @@ static PyObject *Decoder_decode(Decoder *d, PyObject *arg) {
     int hint = 0;
     PyObject *result = NULL;
     for (;;) {
-        SKIP_WS(p, end);
-        if (p >= end) goto bail;
-        if (*p == '}') {
+        if (end - p >= 2 && p[0] == ',' && p[1] == '"') {   /* the common case: no spaces */
+            p += 2;
+        } else {
+            SKIP_WS(p, end);
+            if (p >= end) goto bail;
+            if (*p == '}') {
+                p++;
+                break;
+            }
+            if (*p != ',') goto bail;
             p++;
-            break;
+            SKIP_WS(p, end);
+            if (p >= end || *p != '"') goto bail;
+            p++;
         }
-        if (*p != ',') goto bail;
-        p++;
-        SKIP_WS(p, end);
-        if (p >= end || *p != '"') goto bail;
-        p++;
         /* keys mostly come in the class's order (optional ones left out): look from the
            one after the last on, then from the start */
         int fi = -1;
@@ -280,9 +323,13 @@ static PyObject *Decoder_decode(Decoder *d, PyObject *arg) {
         hint = fi + 1;
         if (seen & (1u << fi)) goto bail;   /* repeated: msgspec's call */
         seen |= 1u << fi;
-        SKIP_WS(p, end);
-        if (p >= end || *p != ':') goto bail;
-        p++;
+        if (p < end && *p == ':') {
+            p++;
+        } else {
+            SKIP_WS(p, end);
+            if (p >= end || *p != ':') goto bail;
+            p++;
+        }
         SKIP_WS(p, end);
         Field *f = &t->fields[fi];
         PyObject *v = NULL;
@@ -317,7 +364,7 @@ static PyObject *Decoder_decode(Decoder *d, PyObject *arg) {
                 }
                 if (v == NULL) goto bail;   /* not one of the values: msgspec names the error */
             } else if (f->intern) {
-                v = intern(d, s, n);
+                v = intern(d, s, n, end);
             } else {
                 v = new_ascii(s, n);
             }
