@@ -46,9 +46,8 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import msgspec
 from msgspec.structs import astuple
@@ -461,6 +460,9 @@ def first_actor(ev: object) -> object:
 #: Event types applied as soon as they come (``Reorder.push_now``): a person's decision
 #: takes effect when it is made, not when the reorder window has passed it.
 URGENT: Final = frozenset({ReviewerAction, AppealGranted, ChallengePassed})
+_REVIEWER_ACTION: Final = ReviewerAction
+_APPEAL_GRANTED: Final = AppealGranted
+_CHALLENGE_PASSED: Final = ChallengePassed
 
 
 def offer(stage: Reorder[InputEvent], line: int, ev: InputEvent, raw: bytes) -> str | None:
@@ -470,9 +472,14 @@ def offer(stage: Reorder[InputEvent], line: int, ev: InputEvent, raw: bytes) -> 
     the window releases it), or None; what is ready and dead is then in ``stage``."""
     t = type(ev)
     if t is _MESSAGE:   # (compiled, an identity test; isinstance is a generic call)
-        if (ev.recipient is None) is (ev.group is None):  # type: ignore[union-attr]
+        # the fields read at once: compiled, each attribute of a msgspec struct is a
+        # generic attribute lookup; one tuple of them costs less than three
+        f: tuple[Any, ...] = _ASTUPLE(ev)
+        if (f[2] is None) is (f[3] is None):   # ts, sender, recipient, group, ...
             return target_error(ev) or ""
-    elif t in URGENT:
+        stage.push(line, f[0], ev, raw)
+        return None
+    if t is _REVIEWER_ACTION or t is _APPEAL_GRANTED or t is _CHALLENGE_PASSED:   # URGENT
         stage.push_now(line, ev.ts, ev, raw)
         return None
     stage.push(line, ev.ts, ev, raw)
@@ -510,7 +517,10 @@ class ReorderedSource:
         self.on_end = on_end
         self.consumed = inner.start
         self.ended = False
-        self.pending: deque[Held[InputEvent]] = deque()
+        # events released but not yet yielded: ``pending[pos:]`` (a list read by index:
+        # compiled, direct; the stage's ``ready`` list is swapped in whole, not copied)
+        self.pending: list[Held[InputEvent]] = []
+        self.pos = 0
         self._raw = b""
         self._ev: InputEvent | None = None
         if state is not None:
@@ -521,13 +531,12 @@ class ReorderedSource:
 
     def state(self) -> ReorderState:
         """What a checkpoint keeps: the stage and the events released but not yet yielded."""
-        return ReorderState(self.stage, list(self.pending))
+        return ReorderState(self.stage, self.pending[self.pos:])
 
     def __iter__(self) -> Iterator[tuple[int, InputEvent]]:
         stage = self.stage
         inner = self.inner
-        pending = self.pending
-        if pending:   # released before the checkpoint this run resumed from
+        if len(self.pending) > self.pos:   # released before the checkpoint this run resumed from
             yield from self._drain()
         for n, ev in inner:
             refused = offer(stage, n, ev, inner.last_raw)
@@ -539,13 +548,26 @@ class ReorderedSource:
                 self._dead()
             ready = stage.ready
             if ready:
-                if len(ready) == 1 and not pending:   # the common case: one in, one out
+                if len(ready) == 1:   # the common case: one in, one out
                     e = ready.pop()
                     self._raw = e.raw
                     self._ev = e.ev
                     yield e.line, e.ev
                 else:
-                    yield from self._drain()
+                    # several: they become ``pending`` (the stage gets the empty list
+                    # back), yielded here rather than through a nested generator
+                    stage.ready = self.pending
+                    self.pending = ready
+                    i = 0
+                    while i < len(ready):
+                        e = ready[i]
+                        i += 1
+                        self.pos = i
+                        self._raw = e.raw
+                        self._ev = e.ev
+                        yield e.line, e.ev
+                    ready.clear()
+                    self.pos = 0
         if self.on_end is not None:
             self.on_end()
         self.ended = True
@@ -556,15 +578,18 @@ class ReorderedSource:
     def _drain(self) -> Iterator[tuple[int, InputEvent]]:
         """Yield the released events (and any a checkpoint had left to yield)."""
         stage = self.stage
-        if stage.ready:
-            self.pending.extend(stage.ready)
-            stage.ready.clear()
         pending = self.pending
-        while pending:
-            e = pending.popleft()
+        if stage.ready:
+            pending.extend(stage.ready)
+            stage.ready.clear()
+        while self.pos < len(pending):
+            e = pending[self.pos]
+            self.pos += 1
             self._raw = e.raw
             self._ev = e.ev
             yield e.line, e.ev
+        pending.clear()
+        self.pos = 0
 
     def _dead(self) -> None:
         dead = self.stage.dead
