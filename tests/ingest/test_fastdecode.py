@@ -5,6 +5,8 @@ The C decoder is part of the compiled build: in the pure-Python build these test
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import math
 import string
@@ -16,7 +18,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bulkguard.events import EVENT_DECODER, MAX_ID, MAX_LINE, Message
+from bulkguard import events
+from bulkguard.events import CHUNK, EVENT_DECODER, MAX_ID, MAX_LINE, Message, skip_rest
 from bulkguard.ingest import fastdecode
 from bulkguard.ingest.sources import LineSource, MemoryDeadLetters
 
@@ -153,6 +156,27 @@ def test_strings_end_where_msgspec_says_at_every_offset(stop):
 
 
 @needs_fast
+@pytest.mark.parametrize("ts", [
+    "12345678", "98765432.1", "1699920000.765", "1.23456789", "0.00000001", "12345678.12345678",
+    "123456789.12345678", "1234567890.12345678", "9007199254740992", "9007199254740993",
+    "99999999.99999999", "-10000000.00000009", "1234567a", "12345678.1234567e1", "90071992.54740993",
+])
+def test_timestamps_of_eight_digits_and_more(ts):
+    line = b'{"type":"block","ts":' + ts.encode() + b',"blocker":"a","blocked":"b"}'
+    try:
+        want = EVENT_DECODER.decode(line)
+    except msgspec.DecodeError:
+        assert FAST(line) is None
+        return
+    got = FAST(line)
+    digits = ts.lstrip("-").replace(".", "")
+    if digits.isdigit() and len(digits) <= 17 and int(digits) <= 2**53:   # taken, exact
+        assert got == want and got.ts.hex() == float(want.ts).hex()
+    else:
+        assert got is None
+
+
+@needs_fast
 def test_names_of_every_length_are_interned():
     for length in range(0, 40):
         for tail in ("", "\n", "  \r\n"):
@@ -162,6 +186,45 @@ def test_names_of_every_length_are_interned():
             b = FAST(f'{{"type":"block","ts":2,"blocked":"{name}","blocker":"{other}"}}{tail}'.encode())
             assert (a.blocker, a.blocked) == (name, other) == (b.blocked, b.blocker)
             assert a.blocker is b.blocked and a.blocked is b.blocker
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"\n", b"a", b"a\nb", b"a\nb\n", b"\n\n\r\n x \n",
+    b"x" * (CHUNK - 1) + b"\n" + b"y" * CHUNK + b"\n" + b"z" * (3 * CHUNK + 5),   # cut at CHUNK
+])
+@pytest.mark.parametrize("gz", [False, True])
+def test_file_lines_are_raw_lines(data, gz):
+    def stream() -> io.BufferedIOBase:
+        raw = io.BytesIO(gzip.compress(data) if gz else data)
+        return gzip.GzipFile(fileobj=raw) if gz else io.BufferedReader(raw)
+    want = list(events.raw_lines(stream()))
+    it = fastdecode.lines(stream())
+    assert list(it) == want and b"".join(want) == data
+    assert list(it) == []   # exhausted stays exhausted
+    # a reader that consumes the rest of an overlong line between two lines (as
+    # ``overlong`` does) sees the same lines too
+    for make in (events.raw_lines, fastdecode.lines):
+        f = stream()
+        got = []
+        for chunk in make(f):
+            got.append(chunk)
+            if len(chunk) >= CHUNK and not chunk.endswith(b"\n"):
+                got.append(skip_rest(f, chunk))
+        if make is events.raw_lines:
+            want = got
+    assert got == want
+
+
+def test_file_lines_stop_where_readline_fails():
+    class Failing(io.BytesIO):
+        def readline(self, size: int | None = -1) -> bytes:
+            if self.tell() > 3:
+                raise OSError("disk on fire")
+            return super().readline(size)
+    it = fastdecode.lines(Failing(b"ab\ncd\nef\n"))
+    assert next(it) == b"ab\n" and next(it) == b"cd\n"
+    with pytest.raises(OSError, match="disk on fire"):
+        next(it)
 
 
 def test_line_source_gives_the_same_events_with_and_without_the_fast_path(monkeypatch):

@@ -193,6 +193,24 @@ static PyObject *intern(Decoder *d, const unsigned char *s, Py_ssize_t n,
     return fresh;
 }
 
+#if LITTLE_WORDS
+/* Whether all eight bytes of w are ASCII digits, and their value (the first byte the most
+   significant digit): the usual SWAR steps, two digits, then four, then eight at a time. */
+static inline int eight_digits(uint64_t w) {
+    return ((w & 0xF0F0F0F0F0F0F0F0ULL)
+            | (((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4))
+           == 0x3333333333333333ULL;
+}
+
+static inline uint64_t value_of_eight(uint64_t w) {
+    w -= 0x3030303030303030ULL;
+    w = (w * 10) + (w >> 8);
+    w = (((w & 0x000000FF000000FFULL) * 0x000F424000000064ULL)
+         + (((w >> 16) & 0x000000FF000000FFULL) * 0x0000271000000001ULL)) >> 32;
+    return w;
+}
+#endif
+
 /* A JSON number for a float field, when it converts exactly as a correctly rounded parser
    would by the fast path (at most 2**53 as digits, at most 22 after the point, no
    exponent). Returns the position after it, or NULL. */
@@ -207,6 +225,13 @@ static inline const unsigned char *scan_ts(const unsigned char *p, const unsigne
     if (*p == '0' && p + 1 < end && DIGIT(p[1])) return NULL;   /* a leading zero: not JSON */
     uint64_t m = 0;
     int nd = 0, frac = 0;
+#if LITTLE_WORDS
+    if (end - p >= 8 && eight_digits(load8(p))) {   /* a timestamp's first eight digits */
+        m = value_of_eight(load8(p));
+        nd = 8;
+        p += 8;
+    }
+#endif
     while (p < end && DIGIT(*p)) {
         if (++nd > 17) return NULL;
         m = m * 10 + (uint64_t)(*p - '0');
@@ -215,6 +240,14 @@ static inline const unsigned char *scan_ts(const unsigned char *p, const unsigne
     if (p < end && *p == '.') {
         p++;
         if (p >= end || !DIGIT(*p)) return NULL;
+#if LITTLE_WORDS
+        if (nd <= 17 - 8 && end - p >= 8 && eight_digits(load8(p))) {
+            m = m * 100000000 + value_of_eight(load8(p));
+            nd += 8;
+            frac += 8;
+            p += 8;
+        }
+#endif
         while (p < end && DIGIT(*p)) {
             if (++nd > 17) return NULL;
             m = m * 10 + (uint64_t)(*p - '0');
@@ -534,6 +567,92 @@ static PyTypeObject DecoderType = {
     .tp_methods = Decoder_methods,
 };
 
+/* Lines(readline, size): readline(size) until it gives b"" -- what
+   iter(partial(readline, size), b"") gives, without the partial object's call (a new
+   argument array each line) and the callable iterator's generic comparison with b"". */
+typedef struct {
+    PyObject_HEAD
+    PyObject *readline;    /* NULL once exhausted */
+    PyObject *size;
+} Lines;
+
+static PyTypeObject LinesType;
+
+static PyObject *Lines_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *readline, *size;
+    static char *kwlist[] = {"readline", "size", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO!", kwlist, &readline, &PyLong_Type, &size))
+        return NULL;
+    Lines *it = (Lines *)type->tp_alloc(type, 0);
+    if (it == NULL) return NULL;
+    Py_INCREF(readline);
+    it->readline = readline;
+    Py_INCREF(size);
+    it->size = size;
+    return (PyObject *)it;
+}
+
+static PyObject *Lines_next(Lines *it) {
+    PyObject *readline = it->readline;
+    if (readline == NULL) return NULL;
+    PyObject *line = PyObject_Vectorcall(readline, &it->size, 1, NULL);
+    if (line == NULL) return NULL;   /* a read error: the caller's */
+    int done;
+    if (PyBytes_CheckExact(line)) {
+        done = PyBytes_GET_SIZE(line) == 0;
+    } else {   /* not bytes: as the callable iterator decides, by == b"" */
+        PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+        if (empty == NULL) {
+            Py_DECREF(line);
+            return NULL;
+        }
+        done = PyObject_RichCompareBool(line, empty, Py_EQ);
+        Py_DECREF(empty);
+        if (done < 0) {
+            Py_DECREF(line);
+            return NULL;
+        }
+    }
+    if (done) {
+        Py_DECREF(line);
+        it->readline = NULL;
+        Py_DECREF(readline);
+        return NULL;
+    }
+    return line;
+}
+
+static int Lines_traverse(Lines *it, visitproc visit, void *arg) {
+    Py_VISIT(it->readline);
+    return 0;
+}
+
+static int Lines_clear(Lines *it) {
+    Py_CLEAR(it->readline);
+    return 0;
+}
+
+static void Lines_dealloc(Lines *it) {
+    PyObject_GC_UnTrack(it);
+    Py_CLEAR(it->readline);
+    Py_CLEAR(it->size);
+    Py_TYPE(it)->tp_free((PyObject *)it);
+}
+
+static PyTypeObject LinesType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "bulkguard.ingest._fastdecode.Lines",
+    .tp_basicsize = sizeof(Lines),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Lines(readline, size): readline(size) until it gives b\"\".",
+    .tp_new = Lines_new,
+    .tp_dealloc = (destructor)Lines_dealloc,
+    .tp_traverse = (traverseproc)Lines_traverse,
+    .tp_clear = (inquiry)Lines_clear,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)Lines_next,
+};
+
 static struct PyModuleDef moddef = {
     PyModuleDef_HEAD_INIT, "_fastdecode",
     "The edge's fast path for plain event lines (see bulkguard.ingest.fastdecode).", -1, NULL,
@@ -541,12 +660,18 @@ static struct PyModuleDef moddef = {
 
 PyMODINIT_FUNC PyInit__fastdecode(void) {
     for (int c = 0x20; c < 0x7f; c++) PLAIN[c] = (c != '"' && c != '\\');
-    if (PyType_Ready(&DecoderType) < 0) return NULL;
+    if (PyType_Ready(&DecoderType) < 0 || PyType_Ready(&LinesType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (m == NULL) return NULL;
     Py_INCREF(&DecoderType);
     if (PyModule_AddObject(m, "Decoder", (PyObject *)&DecoderType) < 0) {
         Py_DECREF(&DecoderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&LinesType);
+    if (PyModule_AddObject(m, "Lines", (PyObject *)&LinesType) < 0) {
+        Py_DECREF(&LinesType);
         Py_DECREF(m);
         return NULL;
     }

@@ -25,12 +25,12 @@ True
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, Final
 
 import msgspec.inspect as mi
 
-from bulkguard.events import MAX_ID, Block, ContactAdd, Event, GroupJoin, Message
+from bulkguard.events import CHUNK, MAX_ID, Block, ContactAdd, Event, GroupJoin, Message, raw_lines
 from bulkguard.types import InputEvent
 
 #: The event types the fast path decodes (the commonest: most of a stream's lines).
@@ -111,6 +111,17 @@ def decoder() -> Callable[[bytes], InputEvent | None] | None:
     return _decode
 
 
+def lines(stream: BinaryIO) -> Iterator[bytes]:
+    """:func:`bulkguard.events.raw_lines` of ``stream`` (``readline(CHUNK)`` until it gives
+    ``b""``), by the C iterator where it is built: the same calls of ``readline``, without
+    a ``partial`` call and a generic comparison with ``b""`` per line."""
+    try:
+        from bulkguard.ingest._fastdecode import Lines
+    except ImportError:   # the pure-Python build
+        return raw_lines(stream)
+    return Lines(stream.readline, CHUNK)
+
+
 def cache_stats() -> tuple[int, int] | None:
     """(hits, misses) of the name cache so far, or None without the fast path."""
     d = decoder()
@@ -118,4 +129,4 @@ def cache_stats() -> tuple[int, int] | None:
     return owner.stats() if owner is not None else None
 
 
-__all__ = ["TYPES", "cache_stats", "decoder", "spec_of"]
+__all__ = ["TYPES", "cache_stats", "decoder", "lines", "spec_of"]

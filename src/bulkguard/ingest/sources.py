@@ -33,9 +33,9 @@ import msgspec
 
 from bulkguard.events import (
     EVENT_DECODER, MAX_LINE, DeadLetterError, READ_ERRORS, TOO_LONG, ReadStats, after_bom, explain_error,
-    open_input, overlong, raw_lines, read_error, skip_lines,
+    open_input, overlong, read_error, skip_lines,
 )
-from bulkguard.ingest.fastdecode import decoder
+from bulkguard.ingest.fastdecode import decoder, lines as file_lines
 from bulkguard.types import DeadLetterSink, InputEvent
 
 __all__ = ["FileSource", "LineSource", "MemoryDeadLetters", "StaticSource", "StrictStop"]
@@ -171,7 +171,7 @@ class FileSource(LineSource):
                 f.close()
                 raise read_error(self.path, 0, err) from None
         # lines cut at MAX_LINE + 2 bytes: an overlong line is never held whole
-        return self._decode(raw_lines(f), f)
+        return self._decode(file_lines(f), f)
 
     def _overlong(self, raw: bytes) -> bool:
         assert self._file is not None
