@@ -188,6 +188,21 @@ def test_names_of_every_length_are_interned():
             assert a.blocker is b.blocked and a.blocked is b.blocker
 
 
+@needs_fast
+def test_a_name_is_found_again_wherever_it_is_in_the_line():
+    from bulkguard.ingest._fastdecode import Decoder
+    for length in range(0, 20):
+        d = Decoder(tuple(fastdecode.spec_of(c) for c in fastdecode.TYPES), MAX_ID, 16)
+        name = "n" * length
+        d.decode(f'{{"type":"block","ts":1,"blocker":"{name}","blocked":"a-longer-name"}}'.encode())
+        hits, misses = d.stats()
+        for line in (f'{{"type":"block","ts":1,"blocked":"a-longer-name","blocker":"{name}"}}',
+                     f'{{"type":"block","ts":1,"blocked":"a-longer-name","blocker":"{name}"}}\n',
+                     f'{{"type":"contact_add","ts":1,"account":"{name}","contact":"a-longer-name"}}'):
+            d.decode(line.encode())
+        assert d.stats() == (hits + 6, misses), length   # near the end of the line too
+
+
 @pytest.mark.parametrize("data", [
     b"", b"\n", b"a", b"a\nb", b"a\nb\n", b"\n\n\r\n x \n",
     b"x" * (CHUNK - 1) + b"\n" + b"y" * CHUNK + b"\n" + b"z" * (3 * CHUNK + 5),   # cut at CHUNK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -106,7 +107,7 @@ def test_saabas_contributions_add_up(model: Model) -> None:
         v = _near_thresholds(model, rng)
         c = model.contributions(v)
         assert bias + sum(c.values()) == pytest.approx(model.margin(v), abs=1e-6)
-        compiled = dict(zip(model.features, model._contrib(v)))
+        compiled = dict(zip(model.features, model._contributor()(v)))
         for f, w in c.items():
             assert compiled[f] == pytest.approx(w, abs=1e-9)
 
@@ -230,3 +231,18 @@ def test_missing_values_go_where_lightgbm_sends_them() -> None:
         assert reference_margin(m.doc, row) == pytest.approx(w, abs=1e-9)
         assert sum(m.contributions(row).values()) == pytest.approx(
             w - sum(t["value"][0] for t in trees), abs=1e-6)
+
+
+def test_a_given_margin_still_has_its_trees_checked(model: Model) -> None:
+    """The shipped model takes its margin as generated code (not compiled at start-up); a
+    tree that does not hold together is still refused."""
+    doc = copy.deepcopy(model.doc)
+    doc["trees"][0]["left"] = doc["trees"][0]["left"][:-1]
+    with pytest.raises(ModelError, match="differ in length"):
+        Model(doc, "<odd>", margin=model.margin)
+    same = Model(copy.deepcopy(model.doc), "<same>", margin=model.margin)
+    assert same._contrib is None   # compiled at the first explained decision, not at load
+    rng = random.Random(8)
+    for _ in range(50):
+        v = _near_thresholds(model, rng)
+        assert same.margin(v) == model.margin(v) and same.reasons(v, 0.9) == model.reasons(v, 0.9)

@@ -141,18 +141,28 @@ static inline int key_at(const Field *f, const unsigned char *p, const unsigned 
 
 static inline uint64_t hash_bytes(const unsigned char *s, Py_ssize_t n, const unsigned char *end) {
 #if LITTLE_WORDS
-    if (n <= 16 && end - s >= 16) {   /* a short name: two words, the bytes after it masked off */
-        uint64_t a = load8(s), b = load8(s + 8);
-        if (n < 8) {
-            a &= ((uint64_t)1 << (8 * n)) - 1;
-            b = 0;
-        } else if (n < 16) {
-            b &= ((uint64_t)1 << (8 * (n - 8))) - 1;
+    if (n <= 16) {   /* a short name: two words, the bytes after it zero (wherever it is) */
+        uint64_t a, b;
+        if (end - s >= 16) {
+            a = load8(s);
+            b = load8(s + 8);
+            if (n < 8) {
+                a &= ((uint64_t)1 << (8 * n)) - 1;
+                b = 0;
+            } else if (n < 16) {
+                b &= ((uint64_t)1 << (8 * (n - 8))) - 1;
+            }
+        } else {   /* near the end of the line: the same words from a copy */
+            unsigned char w[16] = {0};
+            memcpy(w, s, (size_t)n);
+            a = load8(w);
+            b = load8(w + 8);
         }
-        uint64_t h = (a * 0x9e3779b97f4a7c15ULL) ^ ((b ^ (uint64_t)n) * 0xc2b2ae3d27d4eb4fULL);
-        h ^= h >> 32;
+        uint64_t h = a ^ ((b ^ (uint64_t)n) * 0x9e3779b97f4a7c15ULL);
         h *= 0xff51afd7ed558ccdULL;
-        return h ^ (h >> 29);
+        h ^= h >> 33;
+        h *= 0xc4ceb9fe1a85ec53ULL;
+        return h ^ (h >> 33);
     }
 #else
     (void)end;

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from operator import itemgetter
@@ -100,7 +101,10 @@ class Model:
     features: tuple[str, ...]
     scorer: Scorer   # probability(v): the margin, then the calibration
 
-    def __init__(self, doc: dict[str, Any], source: str = "<model>") -> None:
+    def __init__(self, doc: dict[str, Any], source: str = "<model>",
+                 margin: Callable[[list[float]], float] | None = None) -> None:
+        """``margin``: the trees' margin already as code (the shipped model's generated
+        module, see :func:`_shipped`): the trees are then checked, not compiled again."""
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ModelError(f"{source}: not a bulkguard model file of format {FORMAT}")
         try:
@@ -126,10 +130,17 @@ class Model:
         self.base = float(doc.get("base", 0.0))
         self.trees = trees
         try:
-            self._margin = _compile(trees, self.index, self.base)
+            if margin is None:
+                self._margin = _compile(trees, self.index, self.base)
+            else:
+                for t in trees:
+                    _check_tree(t, len(self.index))
+                self._margin = margin
         except ModelError as err:
             raise ModelError(f"{source}: {err}") from None
-        self._contrib = _compile_contributions(trees, self.index, feats)
+        # compiled at the first decision the model explains (a replay whose model never
+        # reaches its floor at a decision does not pay for the ~60 KB of source)
+        self._contrib: Callable[[list[float]], tuple[float, ...]] | None = None
         kind = cal.get("kind")
         if kind == "isotonic":
             xs = [float(x) for x in cal["x"]]
@@ -193,10 +204,18 @@ class Model:
     def reasons(self, v: list[float], p: float) -> list[tuple[float, str]]:
         """Up to three ``(weight, "MODEL_<FEATURE>")`` for the largest positive contributions
         (Saabas, compiled like the trees), heaviest first (ties by code)."""
-        hits = [(round(w, 4), code) for w, code in zip(self._contrib(v), self._codes)
+        hits = [(round(w, 4), code) for w, code in zip(self._contributor()(v), self._codes)
                 if w > 1e-9]
         hits.sort(key=_by_weight)
         return hits[:MAX_REASONS]
+
+    def _contributor(self) -> Callable[[list[float]], tuple[float, ...]]:
+        """The compiled Saabas attribution ``contrib(v)``, compiled on first use."""
+        contrib = self._contrib
+        if contrib is None:
+            contrib = self._contrib = _compile_contributions(self.trees, self.index,
+                                                             self.features)
+        return contrib
 
     def __repr__(self) -> str:
         return f"Model({self.source!r}, {len(self.trees)} trees, {len(self.features)} features)"
@@ -328,12 +347,12 @@ def _shipped() -> Model:
     except FileNotFoundError:
         raise ModelError("the shipped model bulkguard/scoring/model.json is missing; "
                          "run with --model none or train one with `bulkguard train`") from None
-    model = Model(json.loads(text), "<shipped model.json>")
     from bulkguard.scoring import shipped_margin
-    if shipped_margin.MODEL_SHA256 == hashlib.sha256(text.encode()).hexdigest():
-        # the same code, compiled in the compiled build
-        model._margin = model.scorer.margin = shipped_margin.margin
-    return model
+    # the same code, compiled in the compiled build (and not compiled again at each start:
+    # the margin's generated source took about 50M instructions to compile at start-up)
+    same = shipped_margin.MODEL_SHA256 == hashlib.sha256(text.encode()).hexdigest()
+    return Model(json.loads(text), "<shipped model.json>",
+                 margin=shipped_margin.margin if same else None)
 
 
 __all__ = ["Model", "ModelError", "reference_margin"]
