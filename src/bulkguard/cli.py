@@ -12,6 +12,19 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 
+def _workers(text: str) -> int | str:
+    """``--workers``: ``auto`` or a whole number of at least 1."""
+    if text == "auto":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: 'auto' or a whole number of at least 1")
+    return n
+
+
 def _lazy(target: str):
     """``"pkg.module:function"`` -> a function that imports it on call."""
     mod, func = target.split(":")
@@ -64,10 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-ahead", type=float, default=3600.0, metavar="S",
                    help="an event more than S seconds ahead of the stream's time is held until "
                         "later events confirm it, else dead-lettered (default 3600)")
-    r.add_argument("--workers", type=int, default=1, metavar="N",
+    r.add_argument("--workers", type=_workers, default="auto", metavar="N|auto",
                    help="2: read and decode the input in a second process, the engine in "
                         "this one (same decisions; compiled build; not with --state); "
-                        "default 1")
+                        "1: one process; auto (default): 2 with the compiled build, two "
+                        "usable CPUs, an input file and no --state, else 1")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(run=_lazy("bulkguard.ingest.replay:run"))
 

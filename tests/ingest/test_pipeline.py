@@ -277,3 +277,34 @@ def test_corrupt_records_are_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="corrupt"):
         next(dec)
     os.close(r)
+
+
+def test_auto_takes_two_processes_only_where_they_can_run(monkeypatch) -> None:
+    from bulkguard.ingest import pipeline
+    monkeypatch.setattr(pipeline, "available", lambda: True)
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _pid: {0, 1})
+    assert pipeline.auto_workers("e.jsonl", None) == 2
+    assert pipeline.auto_workers("e.jsonl", "state") == 1   # a checkpoint is one process's
+    assert pipeline.auto_workers("-", None) == 1
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _pid: {0})
+    assert pipeline.auto_workers("e.jsonl", None) == 1
+    monkeypatch.setattr(pipeline.os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(pipeline, "available", lambda: False)   # the pure-Python build
+    assert pipeline.auto_workers("e.jsonl", None) == 1
+
+
+def test_the_cli_default_is_auto_and_says_what_workers_takes(streams, tmp_path) -> None:
+    outs = []
+    for w in ([], ["--workers", "auto"], ["--workers", "1"]):
+        out = tmp_path / f"d{len(outs)}.jsonl"
+        r = subprocess.run([sys.executable, "-m", "bulkguard", "replay", str(streams[1]),
+                            "--out", str(out), "--quiet", *w],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+    for bad in ("0", "two", "-1"):
+        r = subprocess.run([sys.executable, "-m", "bulkguard", "replay", str(streams[1]),
+                            "--out", str(tmp_path / "x.jsonl"), "--workers", bad],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "--workers" in r.stderr and "auto" in r.stderr, r.stderr

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from bulkguard.ingest._frames import Encoder
     from bulkguard.store.decisions import JsonlSink
 
-__all__ = ["EdgeError", "PipedSource", "available", "run_edge", "start", "type_table"]
+__all__ = ["EdgeError", "PipedSource", "auto_workers", "available", "run_edge", "start", "type_table"]
 
 #: Bytes of records written to the pipe at a time (the pipe is enlarged to match).
 CHUNK: Final = 256 * 1024
@@ -72,6 +72,19 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def auto_workers(events: str, state_dir: str | None) -> int:
+    """``--workers auto`` (the command's default): 2 where the pipeline can run and has a
+    core of its own (the compiled build, two usable CPUs, an input file, no ``--state``),
+    else 1. The decisions are the same either way."""
+    if state_dir is not None or events == "-" or not available():
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return 2 if cpus >= 2 else 1
 
 
 def type_table() -> tuple[tuple[type, tuple[str, ...], tuple[bool, ...]], ...]:

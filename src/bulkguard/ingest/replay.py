@@ -336,7 +336,9 @@ def run(args: argparse.Namespace) -> int:
                    rules_path=args.rules, model_path=args.model, state_dir=args.state,
                    checkpoint_every=args.checkpoint_every, progress=progress,
                    scores_path=args.scores, window=args.window, max_ahead=args.max_ahead,
-                   max_window=args.max_window, workers=args.workers)
+                   max_window=args.max_window,
+                   workers=(pipeline.auto_workers(args.events, args.state)
+                            if args.workers == "auto" else args.workers))
     except StrictStop as stop:   # (names differ: compiled, one name has one type)
         print(f"bulkguard replay: {args.events}: {stop} (--strict)", file=sys.stderr)
         return 2
