@@ -185,9 +185,16 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
                 store.close()
     # refusals after the source had ended (the engine's, the window's) are rejected too
     stats.accepted = stats.read - stats.rejected - stats.empty
-    result.late = ordered.stage.late
-    result.widest = ordered.stage.widest
-    result.too_far = ordered.stage.too_far
+    st = ordered.stage
+    return _finish(result, eng, st.late, st.widest, st.too_far, scores_path)
+
+
+def _finish(result: ReplayResult, eng: Engine, late: int, widest: float, too_far: int,
+            scores_path: str | None) -> ReplayResult:
+    """What a replay reports once its input is done (one process or two)."""
+    result.late = late
+    result.widest = widest
+    result.too_far = too_far
     result.accounts = len(eng.world.accounts)
     result.families = eng.families_seen()
     result.provides = eng.rules.provides
@@ -215,15 +222,7 @@ def _replay_piped(events: str, eng: Engine, result: ReplayResult, dead: DeadLett
             sink.close()
         finally:
             dead.close()
-    result.late = end["late"]
-    result.widest = end["widest"]
-    result.too_far = end["too_far"]
-    result.accounts = len(eng.world.accounts)
-    result.families = eng.families_seen()
-    result.provides = eng.rules.provides
-    if scores_path:
-        write_scores(eng, scores_path)
-    return result
+    return _finish(result, eng, end["late"], end["widest"], end["too_far"], scores_path)
 
 
 def _same(a: str, b: str) -> bool:
