@@ -124,6 +124,14 @@ class Engine:
         self._add_always = not rules.model_add_when     # no gate: the model may always add
         self._clear_always = not rules.model_clear_when
         self._thresholds: tuple[float, ...] = rules.thresholds
+        # the model's terms as native floats (``Rules`` is frozen): compiled, each read of an
+        # attribute of ``Rules`` (an interpreted class) is a generic look-up and a float box
+        self._model_weight: float = rules.model_weight
+        self._model_floor: float = rules.model_floor
+        self._model_cap: float = rules.model_cap
+        self._model_clear: float = rules.model_clear
+        self._model_clear_cap: float = rules.model_clear_cap
+        self._reinstate_below: float = rules.thresholds[0] * REINSTATE_FACTOR
 
     # -- state for checkpoints ------------------------------------------------------------------
     def snapshot(self) -> StateSnapshot:
@@ -329,20 +337,20 @@ class Engine:
     # -- scoring and the ladder ----------------------------------------------------------------
     def _evidence(self, v: list[float]) -> tuple[float, float]:
         """Summed evidence of rules and model for signal vector ``v``, and the model's p (-1: none)."""
-        rules = self.rules
         evidence = self._weigh(v)   # rules.weight_of(v)
         p = -1.0
-        if self.model is not None and rules.model_weight > 0.0:
+        weight = self._model_weight   # rules.model_weight, and so on
+        if self.model is not None and weight > 0.0:
             sc = self._scorer
             p = sc.probability(v) if sc is not None else self.model.probability(v)
             # (the gates: rules.may_add(v), rules.may_clear(v))
-            if p >= rules.model_floor and (self._add_always or self._add_ok(v) > 0.0):
-                evidence += min(-math.log(max(1.0 - p, 1e-9)) * rules.model_weight,
-                                rules.model_cap)
-            elif p < rules.model_clear and (self._clear_always or self._clear_ok(v) > 0.0):
+            if p >= self._model_floor and (self._add_always or self._add_ok(v) > 0.0):
+                evidence += min(-math.log(max(1.0 - p, 1e-9)) * weight, self._model_cap)
+            elif p < self._model_clear and (self._clear_always or self._clear_ok(v) > 0.0):
                 # a confident "legitimate" lowers weak rule evidence (never below -clear_cap),
                 # only where behaviour shows it (``[model] clear_when``), never for lack of data
-                evidence -= min(math.log(rules.model_clear / max(p, 1e-9)), rules.model_clear_cap)
+                evidence -= min(math.log(self._model_clear / max(p, 1e-9)),
+                                self._model_clear_cap)
         return evidence, p
 
     def _reasons(self, v: list[float], p: float) -> list[str]:
@@ -390,7 +398,7 @@ class Engine:
             self._decide(line, ts, name, ACTIONS[level], score, reasons)
             if level >= CHALLENGE and not a.counted:
                 self._raise_siblings(a, line, ts)
-        elif a.level == THROTTLE and score < self.rules.thresholds[0] * REINSTATE_FACTOR:
+        elif a.level == THROTTLE and score < self._reinstate_below:   # thresholds[0] * 0.6
             a.level = NONE
             a.reasons = ()
             self._decide(line, ts, name, "reinstate", score, ["SCORE_RECOVERED"])

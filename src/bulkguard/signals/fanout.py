@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bulkguard.state.account import Account
 from bulkguard.state.windows import DAY, HOUR, est
-from bulkguard.state.world import World
+from bulkguard.state.world import Family, World
 
 
 def recipients_1h(a: Account, w: World) -> float:
@@ -50,18 +50,28 @@ def digest_accounts(a: Account, w: World) -> float:
     >>> digest_accounts(a, w)
     0.0
     """
-    best = 0
-    slots = a.fams   # built on each read: once
-    if slots:
-        fams = w.families
-        for f in slots:
-            if f[3] >= 0:
-                fam = fams.get(f[3])
-                if fam is not None and fam.accounts > best:
-                    best = fam.accounts
-            elif f[1] > 1 and best < 1:
-                best = 1
+    if a.f_sends == 0:   # no family (``a.fams`` is None)
+        return 0.0
+    # the slots read in place: ``a.fams`` builds a copy of each (this runs at every re-score)
+    fams = w.families
+    best = _accounts(fams, a.f_fam, a.f_sends, 0)
+    more = a.fams_more
+    if more is not None:
+        for f in more:
+            best = _accounts(fams, f[3], f[1], best)
     return float(best)
+
+
+def _accounts(fams: dict[int, Family], gid: int, sends: int, best: int) -> int:
+    """``digest_accounts`` over one family slot (global family ``gid``, ``sends`` sends): the
+    larger of ``best`` and the accounts repeating it (1 for a repeat not yet joined)."""
+    if gid >= 0:
+        fam = fams.get(gid)
+        if fam is not None and fam.accounts > best:
+            return fam.accounts
+    elif sends > 1 and best < 1:
+        return 1
+    return best
 
 
 SIGNALS = (recipients_1h, recipients_1d, recipients_total, digest_repeat, digest_fanout,

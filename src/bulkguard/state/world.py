@@ -638,23 +638,28 @@ class World:
         """Most stopped accounts in a global content family that ``a`` sent, even once, not
         counting itself; 0 for an established account (``family_flagged`` counts only the
         families it repeated to 3+ new recipients; this one also sees a first message)."""
-        if a.n_twoway >= ESTABLISHED_PARTNERS:
+        if a.n_twoway >= ESTABLISHED_PARTNERS or a.f_sends == 0:   # (no family: ``fams`` None)
             return 0
-        slots = a.fams   # built on each read: once
-        if not slots:
-            return 0
-        best = 0
-        fams = self.families
+        # the slots read in place: ``a.fams`` builds a copy of each (this runs at every re-score)
         counted = a.counted
-        for f in slots:
-            gid = f[3] if f[3] >= 0 else self.find_family(f[0])
-            if gid >= 0:
-                fam = fams.get(gid)
-                if fam is not None:
-                    # its own stop counted in the families ``families_of`` gives
-                    n = fam.flagged - (1 if counted and f[3] >= 0 and f[2] >= 3 else 0)
-                    if n > best and not self._common(fam):
-                        best = n
+        best = self._flagged(a.f_fam, unsigned64(a.f_hash), a.f_new, counted, 0)
+        more = a.fams_more
+        if more is not None:
+            for f in more:
+                best = self._flagged(f[3], f[0], f[2], counted, best)
+        return best
+
+    def _flagged(self, gid: int, h: int, new: int, counted: bool, best: int) -> int:
+        """``content_flagged`` over one family slot (global family ``gid``, SimHash ``h``,
+        ``new`` new-chat sends): the larger of ``best`` and its stopped senders."""
+        g = gid if gid >= 0 else self.find_family(h)
+        if g >= 0:
+            fam = self.families.get(g)
+            if fam is not None:
+                # its own stop counted in the families ``families_of`` gives
+                n = fam.flagged - (1 if counted and gid >= 0 and new >= 3 else 0)
+                if n > best and not self._common(fam):
+                    return n
         return best
 
     def _common(self, fam: Family) -> bool:
@@ -692,9 +697,15 @@ class World:
 
     def set_contact(self, account: str, contact: str, on: bool) -> None:
         """Mark (or unmark) ``contact`` as a contact of ``account``."""
-        k, sa, _ = pair_key(self.id_of(account), self.id_of(contact))
-        v: int = stamped(self.pairs[k], self.now)
-        self.pairs[k] = (v | CONTACT << sa) if on else (v & ~(CONTACT << sa))
+        # pair_key inline (no tuple), the key boxed once: a contact_add is the commonest
+        # event after a message
+        i = self.id_of(account)
+        j = self.id_of(contact)
+        bit = CONTACT if i < j else CONTACT << 5
+        key: Any = i << 32 | j if i < j else j << 32 | i
+        pairs = self.pairs
+        v: int = stamped(pairs[key], self.now)
+        pairs[key] = (v | bit) if on else (v & ~bit)
 
     def on_contact_sync(self, ev: ContactSync) -> Account:
         a = self.account(ev.account)
@@ -821,25 +832,42 @@ class World:
 
     def families_of(self, a: Account) -> list[Family]:
         """The cross-account content families ``a`` repeats and sent to 3+ new recipients."""
-        out = []
-        slots = a.fams   # built on each read: once
-        if slots:
-            for f in slots:
+        out: list[Family] = []
+        if a.f_sends == 0:   # no family (``a.fams`` is None)
+            return out
+        # read in place: ``a.fams`` builds a copy of every slot (this runs at every re-score)
+        fams = self.families
+        if a.f_fam >= 0 and a.f_new >= 3:
+            fam = fams.get(a.f_fam)
+            if fam is not None:
+                out.append(fam)
+        more = a.fams_more
+        if more is not None:
+            for f in more:
                 if f[3] >= 0 and f[2] >= 3:
-                    fam = self.families.get(f[3])
+                    fam = fams.get(f[3])
                     if fam is not None:
                         out.append(fam)
         return out
 
     def clusters_of(self, a: Account) -> list[Cluster]:
         """The registration clusters (IP, device, number block) ``a`` belongs to."""
-        out = []
-        for table, key in ((self.by_ip, a.reg_ip), (self.by_device, a.reg_device),
-                           (self.by_block, a.reg_block)):
-            if key is not None:
-                c = table.get(key)
-                if c is not None:
-                    out.append(c)
+        out: list[Cluster] = []
+        s = a.side   # the registration metadata lives there: none without it
+        if s is None:
+            return out
+        if s.reg_ip is not None:
+            c = self.by_ip.get(s.reg_ip)
+            if c is not None:
+                out.append(c)
+        if s.reg_device is not None:
+            c = self.by_device.get(s.reg_device)
+            if c is not None:
+                out.append(c)
+        if s.reg_block is not None:
+            c = self.by_block.get(s.reg_block)
+            if c is not None:
+                out.append(c)
         return out
 
     # -- bounded memory ------------------------------------------------------------------
