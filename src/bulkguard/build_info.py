@@ -13,8 +13,6 @@ True
 
 from __future__ import annotations
 
-from importlib import resources
-
 from bulkguard import __version__
 
 
@@ -24,6 +22,7 @@ def build() -> tuple[str, str]:
 
     if not (bulkguard.engine.__file__ or "").endswith(".py"):
         return "compiled", "mypyc"
+    from importlib import resources
     info = resources.files("bulkguard").joinpath("_build.txt")
     if not info.is_file():
         return "pure", "source checkout or editable install"
@@ -44,7 +43,10 @@ def fallback_warning() -> str | None:
     """One warning line when an installed (not editable) build fell back to pure Python
     because it could not compile; None otherwise (compiled, editable, or asked for pure)."""
     kind, why = build()
-    if kind == "compiled" or not resources.files("bulkguard").joinpath("_build.txt").is_file():
+    if kind == "compiled":
+        return None
+    from importlib import resources
+    if not resources.files("bulkguard").joinpath("_build.txt").is_file():
         return None
     if why == "BULKGUARD_COMPILE=0":
         return None

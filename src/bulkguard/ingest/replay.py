@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -40,9 +41,11 @@ from bulkguard.ingest.reorder import (
 )
 from bulkguard.ingest.sources import FileSource, StrictStop
 from bulkguard.scoring.rules import RulesError
-from bulkguard.store.checkpoint import RunIdentity, StateCheckpoints, Position, content_digest
 from bulkguard.store.decisions import JsonlSink
-from bulkguard.types import InputEvent
+from bulkguard.types import InputEvent, Position
+
+if TYPE_CHECKING:   # checkpoints are imported by a run with --state only (start-up)
+    from bulkguard.store.checkpoint import RunIdentity, StateCheckpoints
 
 __all__ = ["ReplayResult", "StrictStop", "default_rejected", "replay", "run",
            "summary", "write_scores"]
@@ -111,10 +114,12 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
     stats = ReadStats()
     result = ReplayResult(stats, window=window, widest=window)
     source_box: list[FileSource] = []
-    store = (StateCheckpoints(state_dir, _identity(events, eng, model_path, out, rejected,
-                                                   scores_path, window, max_ahead, max_window),
-                              eng, lambda: source_box[0].bytes_read())
-             if state_dir else None)
+    store: StateCheckpoints | None = None
+    if state_dir:
+        from bulkguard.store.checkpoint import StateCheckpoints
+        store = StateCheckpoints(state_dir, _identity(events, eng, model_path, out, rejected,
+                                                      scores_path, window, max_ahead, max_window),
+                                 eng, lambda: source_box[0].bytes_read())
     try:
         saved = store.load() if store is not None else None
         pos: Position | None = None
@@ -258,6 +263,7 @@ def _check_paths(events: str, out: str, rejected: str | None, scores: str | None
 def _identity(events: str, eng: Engine, model_path: str | None, out: str,
               rejected: str | None, scores: str | None, window: float,
               max_ahead: float, max_window: float) -> RunIdentity:
+    from bulkguard.store.checkpoint import RunIdentity, content_digest
     if model_path == "none":
         model = "none"
     elif model_path is None:

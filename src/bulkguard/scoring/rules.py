@@ -34,7 +34,6 @@ but absent (no ``register`` for an account that existed before the stream) is un
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import math
 import re
@@ -61,6 +60,7 @@ class RulesError(ValueError):
 
 
 def _did_you_mean(word: str, choices) -> str:
+    import difflib   # (for error messages only: not at start-up)
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

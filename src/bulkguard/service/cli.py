@@ -1,13 +1,11 @@
 """Command-line entries of the service: ``serve``, ``keys create``, ``audit verify|head``,
-``statements export``."""
+``statements export``. Imported to build the full command line: what the entries need is
+imported when they run."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
-from datetime import datetime, timezone
 
 
 def _db(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -30,6 +28,8 @@ def _need_service_deps(cmd: str) -> bool:
 def serve(args: argparse.Namespace) -> int:
     if not _need_service_deps("serve"):
         return 2
+    import logging
+
     import uvicorn
 
     from bulkguard.service.app import create_app
@@ -108,6 +108,7 @@ def audit_head(args: argparse.Namespace) -> int:
 
 def parse_since(text: str) -> float:
     """Unix seconds, or an ISO 8601 date/time (UTC unless it says otherwise)."""
+    from datetime import datetime, timezone
     try:
         return float(text)
     except ValueError:
@@ -131,6 +132,7 @@ def statements_export(args: argparse.Namespace) -> int:
     except (DatabaseError, ValueError, OSError) as err:
         print(f"bulkguard statements export: {err}", file=sys.stderr)
         return 2
+    import json
     rows = [r["statement"] for r in db.statements_since(since)]
     text = json.dumps({"statements": rows}, indent=1, ensure_ascii=False) + "\n"
     if args.out and args.out != "-":
