@@ -264,6 +264,56 @@ def test_message_fields_unpack_in_struct_order():
     assert Message.__struct_fields__ == MESSAGE_FIELDS
 
 
+def test_a_message_as_its_fields_decides_as_the_message(sample_events, blaster_stream):
+    """``Engine.message_fields`` (``replay --workers 2``) against ``handle`` of the same
+    messages, business lane and forwarding limits included: the same decisions, errors,
+    counts and state, event by event."""
+    from msgspec.structs import astuple
+
+    from bulkguard.components import build_engine
+    from bulkguard.events import EVENT_DECODER, EventError
+    evs = []
+    for path in (sample_events, blaster_stream):
+        for raw in path.read_bytes().splitlines():
+            try:
+                evs.append(EVENT_DECODER.decode(raw))
+            except Exception:
+                pass
+    t = max(e.ts for e in evs)
+    evs += [Message(ts=t + 1, sender="acme", recipient="ann", template="promo", size=3),
+            Message(ts=t + 2, sender="fw", recipient="bob", forwarded=9, kind="text"),
+            Message(ts=t + 3, sender="x"), Message(ts=t + 4, sender="x", recipient="y", group="g"),
+            Message(ts=t + 5, sender="fw", group="g", forwarded=9, digest="ab12", typing_ms=40)]
+    evs += [Message(ts=t + 6 + k, sender="fw", recipient=f"r{k}", forwarded=9, digest="cd34")
+            for k in range(12)]   # past the forwarding limit
+    assert sum(type(e) is Message for e in evs) > 1000
+    as_event, as_fields = build_engine(), build_engine()
+    assert as_event.lane is not None and as_event.forward is not None
+
+    def outcome(call):
+        try:
+            return [msgspec.json.encode(d) for d in call()]
+        except EventError as err:
+            return str(err)
+
+    errors, rejects = 0, set()
+    for i, ev in enumerate(evs, 1):
+        want = outcome(lambda: as_event.handle(ev, i))
+        if type(ev) is Message:
+            got = outcome(lambda: as_fields.message_fields(i, *astuple(ev)))
+        else:
+            got = outcome(lambda: as_fields.handle(ev, i))
+        assert got == want, (i, ev)
+        if isinstance(want, str):
+            errors += 1
+        else:
+            rejects |= {d["reasons"][0] for d in map(json.loads, want) if d["action"] == "reject"}
+    assert errors == 2 and {"NO_OPTIN", "FORWARD_LIMIT"} <= rejects   # the lane's, forwarding's
+    assert (as_fields.events, as_fields.typed, as_fields.families_seen(), as_fields.rescored) \
+        == (as_event.events, as_event.typed, as_event.families_seen(), as_event.rescored)
+    assert sorted(as_fields.world.accounts) == sorted(as_event.world.accounts)
+
+
 @pytest.mark.parametrize("target", [{}, {"recipient": "b", "group": "g"}])
 def test_message_without_exactly_one_target_is_refused_and_changes_nothing(target):
     from bulkguard.events import EventError

@@ -35,8 +35,8 @@ from msgspec.structs import astuple
 from bulkguard import __version__
 from bulkguard.events import (
     AppealGranted, ChallengePassed, ReviewerAction,
-    Block, Event, ContactAdd, ContactSync, Decision, EventError, GroupCreate, GroupJoin, Message, OptIn,
-    OptOut, Register, Report, TemplateRegister, target_error,
+    Block, Event, ContactAdd, ContactSync, Decision, EventError, GroupCreate, GroupJoin, Message,
+    MessageKind, OptIn, OptOut, Register, Report, TemplateRegister, target_error,
 )
 from bulkguard.scoring.calibration import Scorer, ladder_level, to_score
 from bulkguard.scoring.model import Model as TreeModel
@@ -61,7 +61,8 @@ _MESSAGE: Final = Message
 _CONTACT_ADD: Final = ContactAdd
 _ASTUPLE: Final = astuple
 _NO_DECISIONS: Final[tuple[Decision, ...]] = ()
-# The order ``_message`` unpacks a message's fields in (a test holds it to ``Message``).
+# The order of a message's fields in ``_message`` and ``message_fields`` (a test holds it
+# to ``Message``).
 MESSAGE_FIELDS: Final = ("ts", "sender", "recipient", "group", "kind", "size", "forwarded",
                          "digest", "template", "typing_ms")
 # The action that brings an account to each ladder level; level 0 (none) is reached by reinstating.
@@ -172,13 +173,18 @@ class Engine:
             # the commonest event after messages, by its exact type first: compiled, an
             # isinstance test of a msgspec class that fails (here, Message) costs about 800
             # instructions (the metaclass's __instancecheck__); subclasses take the chain
-            self._count(ev)
+            ts = self._count(ev)
             w.on_contact_add(ev)
         elif isinstance(ev, _MESSAGE):
-            self._message(line, ev)   # counts it and moves the clock itself, once it is valid
+            # Every field in one C call: from compiled code each attribute read of a msgspec
+            # struct is a generic look-up, and a message would need about fifteen of them.
+            ts, sender, recipient, group, kind, size, forwarded, digest, template, typing_ms = \
+                _ASTUPLE(ev)
+            self._message(line, ev, ts, sender, recipient, group, kind, size, forwarded, digest,
+                          template, typing_ms)
+            return self._after(line, ts)
         else:
-            self._count(ev)
-            ts = ev.ts
+            ts = self._count(ev)
             if isinstance(ev, ContactAdd):
                 w.on_contact_add(ev)
             elif isinstance(ev, Register):
@@ -203,8 +209,25 @@ class Engine:
                 self._challenge_passed(line, ev)
             else:
                 assert_never(ev)
+        return self._after(line, ts)
+
+    def message_fields(self, line: int, ts: float, sender: str, recipient: str | None,
+                       group: str | None, kind: MessageKind | None, size: int | None,
+                       forwarded: int, digest: str | None, template: str | None,
+                       typing_ms: int | None) -> Sequence[Decision]:
+        """``handle`` of the message with these fields (in ``MESSAGE_FIELDS`` order), with
+        no ``Message`` built unless a policy or an error needs one: ``replay --workers 2``
+        gets messages from its records this way. Same decisions, same errors."""
+        self._message(line, None, ts, sender, recipient, group, kind, size, forwarded, digest,
+                      template, typing_ms)
+        return self._after(line, ts)
+
+    def _after(self, line: int, ts: float) -> Sequence[Decision]:
+        """What follows every event (at ``ts``): follow-ups due, the memory sweep; the
+        event's decisions."""
+        w = self.world
         if w.now >= w.next_due:
-            self._follow_ups(line, ev.ts)
+            self._follow_ups(line, ts)
         if w.now - w.last_sweep >= SWEEP_EVERY:
             if w.last_sweep == 0.0:
                 w.last_sweep = w.now
@@ -223,8 +246,8 @@ class Engine:
             return out
         return _NO_DECISIONS
 
-    def _count(self, ev: Event) -> None:
-        """Count an event other than a message and move the clock to it."""
+    def _count(self, ev: Event) -> float:
+        """Count an event other than a message and move the clock to it; its time."""
         self.events += 1
         w = self.world
         ts = ev.ts
@@ -233,13 +256,18 @@ class Engine:
         fam = FAMILY_OF.get(type(ev))
         if fam is not None:
             self.seen[fam] = self.seen.get(fam, 0) + 1
+        return ts
 
-    def _message(self, line: int, ev: Message) -> None:
-        # Every field in one C call: from compiled code each attribute read of a msgspec
-        # struct is a generic look-up, and a message would need about fifteen of them.
-        ts, sender, recipient, group, kind, _, forwarded, digest, template, typing_ms = \
-            _ASTUPLE(ev)
+    def _message(self, line: int, ev: Message | None, ts: float, sender: str,
+                 recipient: str | None, group: str | None, kind: MessageKind | None,
+                 size: int | None, forwarded: int, digest: str | None, template: str | None,
+                 typing_ms: int | None) -> None:
+        """A message, as its fields; ``ev`` is the message itself, or None (then it is built
+        only where a policy or an error needs it)."""
         if (recipient is None) is (group is None):   # before anything changes
+            if ev is None:
+                ev = _MESSAGE(ts, sender, recipient, group, kind, size, forwarded, digest,
+                              template, typing_ms)
             raise EventError(target_error(ev) or "")
         self.events += 1
         w = self.world
@@ -253,6 +281,9 @@ class Engine:
         lane = self.lane
         if (biz is not None and lane is not None
                 and (template is not None or sender in biz or recipient in biz)):
+            if ev is None:
+                ev = _MESSAGE(ts, sender, recipient, group, kind, size, forwarded, digest,
+                              template, typing_ms)
             code = lane.check_message(ev, w.now)
             if code is None and sender in biz:
                 # a business the ladder suspended or banned sends nothing more, message by message
@@ -260,6 +291,9 @@ class Engine:
                 if b is not None and b.level >= SUSPEND:
                     code = "ACCOUNT_SUSPENDED"
         if code is None and forwarded and self.forward is not None:
+            if ev is None:
+                ev = _MESSAGE(ts, sender, recipient, group, kind, size, forwarded, digest,
+                              template, typing_ms)
             code = self.forward.check(ev, w.now)
         if typing_ms is not None:
             self.typed += 1

@@ -268,6 +268,61 @@ def test_records_round_trip_every_event_type(sample_events, streams) -> None:
 
 
 @pytest.mark.skipif(not PIPED, reason="the pure-Python build replays in one process")
+def test_messages_come_as_their_fields(sample_events, streams) -> None:
+    """A decoder with ``flat`` (the engine's): messages come as ``(line, *fields)``, the
+    fields the message has; ``last_event`` makes the message itself when asked; the other
+    events and ``PipedSource`` iteration are as before."""
+    from msgspec.structs import astuple
+
+    from bulkguard.events import EVENT_DECODER, DeadLetters, Message
+    from bulkguard.ingest import _frames
+    evs = []
+    for path in [sample_events, streams[0]]:
+        for raw in path.read_bytes().splitlines()[:3000]:
+            try:
+                evs.append(EVENT_DECODER.decode(raw))
+            except Exception:
+                pass
+    evs.append(Message(ts=1.0, sender="x", recipient="y", group="g"))   # refused later
+    r, w = os.pipe()
+    enc = _frames.Encoder(pipeline.type_table(), max_names=40)
+    flat = [c for c, _, _ in pipeline.type_table()].index(Message)
+    with pytest.raises(ValueError, match="flat"):
+        _frames.Decoder(r, pipeline.type_table(), pipeline._UNPACK.decode, print, flat=99)
+    dec = _frames.Decoder(r, pipeline.type_table(), pipeline._UNPACK.decode, print, flat=flat)
+    for i, ev in enumerate(evs):
+        if not enc.add(i, ev, b"raw" if i % 5 == 0 else b""):
+            enc.add_record(_frames.PACKED, i, b"raw" if i % 5 == 0 else b"",
+                           pipeline._PACK.encode(ev))
+        enc.flush(w)
+        rec = next(dec)
+        if type(ev) is Message:
+            assert rec == (i, *astuple(ev)) and len(rec) == 11
+            assert type(rec[1]) is float and all(a is b for a, b in zip(rec[1:], astuple(dec.last_event)))
+            assert dec.last_event == ev and dec.last_event is dec.last_event   # made once
+        else:
+            assert rec == (i, ev)
+        assert dec.last_raw == (b"raw" if i % 5 == 0 else b"")
+    enc.add_record(_frames.END, 0, b"", b"end")
+    enc.flush(w)
+    os.close(w)
+    assert list(dec) == [] and dec.end == b"end"
+    os.close(r)
+    # PipedSource: the EventSource protocol, events made back from the fields
+    r, w = os.pipe()
+    enc = _frames.Encoder(pipeline.type_table())
+    for i, ev in enumerate(evs[:500]):
+        if not enc.add(i, ev, b""):
+            enc.add_record(_frames.PACKED, i, b"", pipeline._PACK.encode(ev))
+    enc.add_record(_frames.END, 0, b"", b"end")
+    enc.flush(w)
+    os.close(w)
+    src = pipeline.PipedSource(r, DeadLetters(None), strict=False)
+    assert list(src) == list(enumerate(evs[:500]))
+    os.close(r)
+
+
+@pytest.mark.skipif(not PIPED, reason="the pure-Python build replays in one process")
 def test_corrupt_records_are_refused(tmp_path) -> None:
     from bulkguard.ingest import _frames
     r, w = os.pipe()

@@ -519,14 +519,17 @@ typedef struct {
     int done;                 /* the input of frames has ended (end record or not) */
     Py_ssize_t events;
     PyObject **ints;          /* small ints made so far, by value (NULL: not yet) */
+    int flat;                 /* records of this type come out as (line, *fields); -1: none */
 } Decoder;
 
 static PyObject *EMPTY;       /* b"" */
 
 static int Decoder_init(Decoder *d, PyObject *args, PyObject *kwds) {
     PyObject *fdo, *spec, *unpack, *on_note;
-    static char *kwlist[] = {"fd", "types", "unpack", "on_note", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO", kwlist, &fdo, &spec, &unpack, &on_note))
+    int flat = -1;
+    static char *kwlist[] = {"fd", "types", "unpack", "on_note", "flat", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO|$i", kwlist, &fdo, &spec, &unpack,
+                                     &on_note, &flat))
         return -1;
     if (d->names != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Decoder already initialised");
@@ -537,6 +540,11 @@ static int Decoder_init(Decoder *d, PyObject *args, PyObject *kwds) {
     int n = parse_types(spec, d->types);
     if (n < 0) return -1;
     d->ntypes = n;
+    if (flat < -1 || flat >= n) {
+        PyErr_SetString(PyExc_ValueError, "flat: a type index, or -1");
+        return -1;
+    }
+    d->flat = flat;
     d->names = PyList_New(0);
     if (d->names == NULL) return -1;
     Py_INCREF(unpack);
@@ -692,7 +700,17 @@ static PyObject *Decoder_next(Decoder *d) {
                 return corrupt(d);
             }
             TypeSpec *t = &d->types[ti];
-            PyObject *vals[MAX_FIELDS];
+            /* a flat record's fields go straight into its tuple, after the line */
+            PyObject *flat = NULL;
+            if (ti == d->flat) {
+                flat = PyTuple_New(1 + t->nfields);
+                if (flat == NULL) {
+                    Py_DECREF(raw);
+                    return NULL;
+                }
+            }
+            PyObject *vals_[MAX_FIELDS];
+            PyObject **vals = flat != NULL ? &PyTuple_GET_ITEM(flat, 1) : vals_;
             int j = 0;
             for (; j < t->nfields; j++) {
                 PyObject *v = NULL;
@@ -742,16 +760,32 @@ static PyObject *Decoder_next(Decoder *d) {
                     break;
                 }
                 if (v == NULL) {
-                    for (int k = 0; k < j; k++) Py_DECREF(vals[k]);
+                    if (flat != NULL) Py_DECREF(flat);   /* the tuple owns the fields so far */
+                    else for (int k = 0; k < j; k++) Py_DECREF(vals[k]);
                     Py_DECREF(raw);
                     return NULL;
                 }
                 vals[j] = v;
             }
             if (j < t->nfields) {
-                for (int k = 0; k < j; k++) Py_DECREF(vals[k]);
+                if (flat != NULL) Py_DECREF(flat);
+                else for (int k = 0; k < j; k++) Py_DECREF(vals[k]);
                 Py_DECREF(raw);
                 return corrupt(d);
+            }
+            if (flat != NULL) {
+                PyObject *lo = PyLong_FromLongLong(line);
+                if (lo == NULL) {
+                    Py_DECREF(flat);
+                    Py_DECREF(raw);
+                    return NULL;
+                }
+                PyTuple_SET_ITEM(flat, 0, lo);
+                Py_SETREF(d->last_raw, raw);
+                Py_INCREF(flat);
+                Py_XSETREF(d->last_event, flat);   /* the event is made only if asked for */
+                d->events++;
+                return flat;
             }
             ev = PyObject_Vectorcall(t->cls, vals, (size_t)t->nfields, NULL);
             for (int k = 0; k < t->nfields; k++) Py_DECREF(vals[k]);
@@ -838,6 +872,12 @@ static PyObject *Decoder_get_last_raw(Decoder *d, void *Py_UNUSED(c)) {
 
 static PyObject *Decoder_get_last_event(Decoder *d, void *Py_UNUSED(c)) {
     PyObject *r = d->last_event ? d->last_event : Py_None;
+    if (PyTuple_CheckExact(r)) {   /* a flat record: its event, made now and kept */
+        TypeSpec *t = &d->types[d->flat];
+        r = PyObject_Vectorcall(t->cls, &PyTuple_GET_ITEM(r, 1), (size_t)t->nfields, NULL);
+        if (r == NULL) return NULL;
+        Py_XSETREF(d->last_event, r);
+    }
     Py_INCREF(r);
     return r;
 }
@@ -864,7 +904,8 @@ static PyTypeObject DecoderType = {
     .tp_name = "bulkguard.ingest._frames.Decoder",
     .tp_basicsize = sizeof(Decoder),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Decoder(fd, types, unpack, on_note): an iterator of (line, event) from frames",
+    .tp_doc = "Decoder(fd, types, unpack, on_note, *, flat=-1): an iterator of (line, event) "
+              "from frames; (line, *fields) for the records of type index flat",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Decoder_init,
     .tp_dealloc = (destructor)Decoder_dealloc,

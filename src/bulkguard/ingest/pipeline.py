@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Final, get_args
 import msgspec
 import msgspec.inspect as mi
 
-from bulkguard.events import EVENT_DECODER, DeadLetters, InputError, ReadStats
+from bulkguard.events import EVENT_DECODER, DeadLetters, InputError, Message, ReadStats
 from bulkguard.ingest.fastdecode import NAMES
 from bulkguard.ingest.reorder import Reorder, ReorderedSource
 from bulkguard.ingest.sources import FileSource, StrictStop
@@ -171,12 +171,21 @@ class PipedSource:
         self.dead = dead
         self.strict = strict
         self.rejected = 0   # by the engine (the edge counts its own)
-        self.decoder = Decoder(fd, type_table(), _UNPACK.decode, self._note)
+        table = type_table()
+        # messages come as (line, *fields): the engine takes them so (pump_records)
+        flat = [cls for cls, _, _ in table].index(Message)
+        self.decoder = Decoder(fd, table, _UNPACK.decode, self._note, flat=flat)
 
     def _note(self, line: int, raw: bytes, reason: bytes) -> None:
         self.dead.write(line, raw, reason.decode("utf-8", "surrogatepass"))
 
     def __iter__(self) -> Iterator[tuple[int, InputEvent]]:
+        """(line, event); ``records`` as they come, messages as their fields."""
+        for rec in self.decoder:
+            yield (rec[0], rec[1]) if len(rec) == 2 else (rec[0], Message(*rec[1:]))
+
+    def records(self) -> Iterator[tuple[Any, ...]]:
+        """``(line, event)``, or ``(line, *fields)`` for a message (``pump_records``)."""
         return self.decoder
 
     def reject(self, line: int, reason: str) -> None:
@@ -289,11 +298,11 @@ def replay_piped(events: str, eng: Engine, sink: JsonlSink, dead: DeadLetters,
                  stage: Reorder[InputEvent], stats: ReadStats, tally: Counter[str], *,
                  strict: bool, progress: bool) -> dict[str, Any]:
     """Run ``events`` through the two processes; the edge's end record."""
-    from bulkguard.ingest.pump import pump
+    from bulkguard.ingest.pump import pump_records
     edge = start(events, stage, strict=strict, progress=progress)
     try:
         source = PipedSource(edge.fd, dead, strict=strict)
-        line = pump(source, eng, sink, tally)
+        line = pump_records(source.records(), source.reject, eng, sink, tally)
         return finish(edge, source, stats, line)
     finally:
         edge.stop()

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, cast
 
 from bulkguard.engine import Engine
 from bulkguard.events import EventError
@@ -61,6 +62,37 @@ def pump(source: EventSource, engine: Engine, sink: DecisionSink,
     finally:
         if isinstance(it, Generator):
             it.close()   # the source's own clean-up (stats, files) runs now, not at collection
+        if gc_was:
+            gc.enable()
+    return n
+
+
+def pump_records(records: Iterator[tuple[Any, ...]], reject: Callable[[int, str], None],
+                 engine: Engine, sink: DecisionSink, tally: Counter[str]) -> int:
+    """``pump`` for records that are ``(line, event)``, or ``(line, *fields)`` for a message
+    (``engine.MESSAGE_FIELDS`` order): ``replay --workers 2``'s, where a message goes to
+    ``Engine.message_fields`` without a ``Message`` made and taken apart again. ``reject``
+    as ``EventSource.reject``; return the last line handled."""
+    n = 0
+    gc_was = gc.isenabled()
+    gc.disable()   # as in ``pump``
+    try:
+        for rec in records:
+            n = cast(int, rec[0])   # not Any: compiled, an Any line is boxed again for each call
+            try:
+                if len(rec) == 2:
+                    out = engine.handle(rec[1], n)
+                else:
+                    out = engine.message_fields(n, rec[1], rec[2], rec[3], rec[4], rec[5], rec[6],
+                                                rec[7], rec[8], rec[9], rec[10])
+            except EventError as bad:   # a message with neither or both targets
+                reject(n, str(bad))
+                continue
+            if out:
+                for d in out:
+                    tally[d.action] += 1
+                sink.write_many(out)
+    finally:
         if gc_was:
             gc.enable()
     return n
