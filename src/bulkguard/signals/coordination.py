@@ -58,9 +58,10 @@ def cluster_flagged(a: Account, w: World) -> float:
         return MISSING
     best = 0
     for c in cs:
-        n = w.stopped_near(c, a)
-        if n > best:
-            best = n
+        if c.stopped:   # none stopped: none near (and two bisections saved)
+            n = w.stopped_near(c, a)
+            if n > best:
+                best = n
     return float(best)
 
 

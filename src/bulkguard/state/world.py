@@ -12,7 +12,10 @@ import heapq
 import math
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:   # mypyc compiles an ``i64`` to a machine int; at run time it is an int
+    from mypy_extensions import i64
 
 from bulkguard.events import (
     Block, ContactAdd, ContactSync, GroupCreate, GroupJoin, Message, Register, Report,
@@ -116,6 +119,24 @@ def simhash_of(digest: str) -> int:
         return int(digest[:16], 16)
     except ValueError:
         return -1
+
+
+def _bits32(v: i64) -> i64:
+    """Set bits of ``v`` (0 <= v < 2**32): SWAR, no intermediate past 2**57."""
+    v = v - ((v >> 1) & 0x55555555)
+    v = (v & 0x33333333) + ((v >> 2) & 0x33333333)
+    v = (v + (v >> 4)) & 0x0F0F0F0F
+    return ((v * 0x01010101) & 0xFFFFFFFF) >> 24
+
+
+def bits64(x: i64) -> i64:
+    """Set bits of the 64-bit two's complement of ``x`` (a SimHash as ``signed64``). Compiled,
+    native arithmetic; ``int.bit_count`` would be a generic method call on a boxed int.
+
+    >>> bits64(0), bits64(0b1011), bits64(-1), bits64(-(1 << 63)), bits64((1 << 63) - 1)
+    (0, 3, 64, 1, 63)
+    """
+    return _bits32(x & 0xFFFFFFFF) + _bits32((x >> 32) & 0xFFFFFFFF)
 
 
 def number_block(phone: str) -> str:
@@ -545,8 +566,7 @@ class World:
             a.f_new = new
             return 1
         hs = h - _BIT64 if h >= _BIT63 else h   # signed64(h), inline
-        x: int = a.f_hash ^ hs   # the bits that differ, as a signed 64-bit int
-        if (x.bit_count() if x >= 0 else 64 - (~x).bit_count()) <= FAMILY_HAMMING:
+        if bits64(a.f_hash ^ hs) <= FAMILY_HAMMING:   # the bits that differ
             if a.f_sends < I32_MAX:
                 a.f_sends += 1
             n: int = a.f_sends
