@@ -260,18 +260,22 @@ def test_causality_generated(blaster_stream, tmp_path, check_decisions):
 
 def test_message_fields_unpack_in_struct_order():
     # Engine._message unpacks msgspec.structs.astuple(message) positionally
-    from bulkguard.engine import MESSAGE_FIELDS
+    from bulkguard.engine import CONTACT_ADD_FIELDS, MESSAGE_FIELDS
+    from bulkguard.events import ContactAdd
     assert Message.__struct_fields__ == MESSAGE_FIELDS
+    assert ContactAdd.__struct_fields__ == CONTACT_ADD_FIELDS
+    # replay --workers 2 tells their records apart by length (pump.pump_records)
+    assert len(MESSAGE_FIELDS) + 1 == 11 and len(CONTACT_ADD_FIELDS) + 1 == 4
 
 
 def test_a_message_as_its_fields_decides_as_the_message(sample_events, blaster_stream):
-    """``Engine.message_fields`` (``replay --workers 2``) against ``handle`` of the same
-    messages, business lane and forwarding limits included: the same decisions, errors,
-    counts and state, event by event."""
+    """``Engine.message_fields`` and ``contact_add_fields`` (``replay --workers 2``) against
+    ``handle`` of the same events, business lane and forwarding limits included: the same
+    decisions, errors, counts and state, event by event."""
     from msgspec.structs import astuple
 
     from bulkguard.components import build_engine
-    from bulkguard.events import EVENT_DECODER, EventError
+    from bulkguard.events import EVENT_DECODER, ContactAdd, EventError
     evs = []
     for path in (sample_events, blaster_stream):
         for raw in path.read_bytes().splitlines():
@@ -286,7 +290,7 @@ def test_a_message_as_its_fields_decides_as_the_message(sample_events, blaster_s
             Message(ts=t + 5, sender="fw", group="g", forwarded=9, digest="ab12", typing_ms=40)]
     evs += [Message(ts=t + 6 + k, sender="fw", recipient=f"r{k}", forwarded=9, digest="cd34")
             for k in range(12)]   # past the forwarding limit
-    assert sum(type(e) is Message for e in evs) > 1000
+    assert sum(type(e) is Message for e in evs) > 1000 and ContactAdd in map(type, evs)
     as_event, as_fields = build_engine(), build_engine()
     assert as_event.lane is not None and as_event.forward is not None
 
@@ -301,6 +305,8 @@ def test_a_message_as_its_fields_decides_as_the_message(sample_events, blaster_s
         want = outcome(lambda: as_event.handle(ev, i))
         if type(ev) is Message:
             got = outcome(lambda: as_fields.message_fields(i, *astuple(ev)))
+        elif type(ev) is ContactAdd:
+            got = outcome(lambda: as_fields.contact_add_fields(i, *astuple(ev)))
         else:
             got = outcome(lambda: as_fields.handle(ev, i))
         assert got == want, (i, ev)
@@ -312,6 +318,7 @@ def test_a_message_as_its_fields_decides_as_the_message(sample_events, blaster_s
     assert (as_fields.events, as_fields.typed, as_fields.families_seen(), as_fields.rescored) \
         == (as_event.events, as_event.typed, as_event.families_seen(), as_event.rescored)
     assert sorted(as_fields.world.accounts) == sorted(as_event.world.accounts)
+    assert dict(as_fields.world.pairs) == dict(as_event.world.pairs)
 
 
 @pytest.mark.parametrize("target", [{}, {"recipient": "b", "group": "g"}])

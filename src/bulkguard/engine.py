@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Final, Literal, assert_never
+from typing import Final, Literal, assert_never, get_args
 
 from msgspec.structs import astuple
 
@@ -61,10 +61,14 @@ _MESSAGE: Final = Message
 _CONTACT_ADD: Final = ContactAdd
 _ASTUPLE: Final = astuple
 _NO_DECISIONS: Final[tuple[Decision, ...]] = ()
+# The contract's event types, known by their exact type: an isinstance test of a msgspec
+# class that fails costs about 700 instructions compiled (the metaclass's __instancecheck__).
+_EXACT: Final = frozenset(get_args(InputEvent))
 # The order of a message's fields in ``_message`` and ``message_fields`` (a test holds it
 # to ``Message``).
 MESSAGE_FIELDS: Final = ("ts", "sender", "recipient", "group", "kind", "size", "forwarded",
                          "digest", "template", "typing_ms")
+CONTACT_ADD_FIELDS: Final = ("ts", "account", "contact")   # of ``contact_add_fields``
 # The action that brings an account to each ladder level; level 0 (none) is reached by reinstating.
 ACTIONS: tuple[Action, ...] = ("reinstate", "throttle", "challenge", "suspend", "ban")
 # The optional family each event type belongs to (what ``replay`` reports as seen).
@@ -170,12 +174,11 @@ class Engine:
         # methods: compiled, these are direct calls.
         w = self.world
         if type(ev) is _CONTACT_ADD:
-            # the commonest event after messages, by its exact type first: compiled, an
-            # isinstance test of a msgspec class that fails (here, Message) costs about 800
-            # instructions (the metaclass's __instancecheck__); subclasses take the chain
+            # the commonest event after messages, by its exact type first (see ``_EXACT``);
+            # subclasses take the chain
             ts = self._count(ev)
             w.on_contact_add(ev)
-        elif isinstance(ev, _MESSAGE):
+        elif (type(ev) is _MESSAGE or type(ev) not in _EXACT) and isinstance(ev, _MESSAGE):
             # Every field in one C call: from compiled code each attribute read of a msgspec
             # struct is a generic look-up, and a message would need about fifteen of them.
             ts, sender, recipient, group, kind, size, forwarded, digest, template, typing_ms = \
@@ -185,29 +188,30 @@ class Engine:
             return self._after(line, ts)
         else:
             ts = self._count(ev)
-            if isinstance(ev, ContactAdd):
-                w.on_contact_add(ev)
-            elif isinstance(ev, Register):
-                self._register(line, ev)
-            elif isinstance(ev, Block):
-                self._block(line, ev)
-            elif isinstance(ev, Report):
-                self._report(line, ev)
-            elif isinstance(ev, GroupJoin):
+            # the commoner types first: each isinstance test that fails costs (see ``_EXACT``)
+            if isinstance(ev, GroupJoin):
                 self._group_join(line, ev)
-            elif isinstance(ev, ContactSync):
-                self.rescore(w.on_contact_sync(ev), line, ts)
-            elif isinstance(ev, GroupCreate):
-                self.rescore(w.on_group_create(ev), line, ts)
             elif isinstance(ev, (OptIn, OptOut, TemplateRegister)):
                 self._policy_event(line, ev)
+            elif isinstance(ev, Block):
+                self._block(line, ev)
+            elif isinstance(ev, Register):
+                self._register(line, ev)
+            elif isinstance(ev, GroupCreate):
+                self.rescore(w.on_group_create(ev), line, ts)
+            elif isinstance(ev, ContactSync):
+                self.rescore(w.on_contact_sync(ev), line, ts)
+            elif isinstance(ev, Report):
+                self._report(line, ev)
+            elif isinstance(ev, ContactAdd):   # a subclass: the type itself is taken above
+                w.on_contact_add(ev)
             elif isinstance(ev, ReviewerAction):
                 self._review(line, ev)
             elif isinstance(ev, AppealGranted):
                 self._appeal(line, ev)
             elif isinstance(ev, ChallengePassed):
                 self._challenge_passed(line, ev)
-            else:
+            elif not isinstance(ev, _MESSAGE):   # a message took the branch above
                 assert_never(ev)
         return self._after(line, ts)
 
@@ -220,6 +224,18 @@ class Engine:
         gets messages from its records this way. Same decisions, same errors."""
         self._message(line, None, ts, sender, recipient, group, kind, size, forwarded, digest,
                       template, typing_ms)
+        return self._after(line, ts)
+
+    def contact_add_fields(self, line: int, ts: float, account: str,
+                           contact: str) -> Sequence[Decision]:
+        """``handle`` of the contact_add with these fields, none built (as
+        ``message_fields``)."""
+        self.events += 1
+        w = self.world
+        if ts > w.now:
+            w.now = ts
+        self.seen["contacts"] = self.seen.get("contacts", 0) + 1   # FAMILY_OF[ContactAdd]
+        w.set_contact(account, contact, True)   # w.on_contact_add
         return self._after(line, ts)
 
     def _after(self, line: int, ts: float) -> Sequence[Decision]:

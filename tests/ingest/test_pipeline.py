@@ -269,12 +269,12 @@ def test_records_round_trip_every_event_type(sample_events, streams) -> None:
 
 @pytest.mark.skipif(not PIPED, reason="the pure-Python build replays in one process")
 def test_messages_come_as_their_fields(sample_events, streams) -> None:
-    """A decoder with ``flat`` (the engine's): messages come as ``(line, *fields)``, the
-    fields the message has; ``last_event`` makes the message itself when asked; the other
-    events and ``PipedSource`` iteration are as before."""
+    """A decoder with ``flat`` (the engine's): messages and contact adds come as
+    ``(line, *fields)``, the fields the event has; ``last_event`` makes the event itself when
+    asked; the other events and ``PipedSource`` iteration are as before."""
     from msgspec.structs import astuple
 
-    from bulkguard.events import EVENT_DECODER, DeadLetters, Message
+    from bulkguard.events import EVENT_DECODER, ContactAdd, DeadLetters, Message
     from bulkguard.ingest import _frames
     evs = []
     for path in [sample_events, streams[0]]:
@@ -286,20 +286,23 @@ def test_messages_come_as_their_fields(sample_events, streams) -> None:
     evs.append(Message(ts=1.0, sender="x", recipient="y", group="g"))   # refused later
     r, w = os.pipe()
     enc = _frames.Encoder(pipeline.type_table(), max_names=40)
-    flat = [c for c, _, _ in pipeline.type_table()].index(Message)
+    types = [c for c, _, _ in pipeline.type_table()]
+    flat = (types.index(Message), types.index(ContactAdd))
     with pytest.raises(ValueError, match="flat"):
-        _frames.Decoder(r, pipeline.type_table(), pipeline._UNPACK.decode, print, flat=99)
+        _frames.Decoder(r, pipeline.type_table(), pipeline._UNPACK.decode, print, flat=(99,))
     dec = _frames.Decoder(r, pipeline.type_table(), pipeline._UNPACK.decode, print, flat=flat)
+    assert sum(type(e) is ContactAdd for e in evs) > 10
     for i, ev in enumerate(evs):
         if not enc.add(i, ev, b"raw" if i % 5 == 0 else b""):
             enc.add_record(_frames.PACKED, i, b"raw" if i % 5 == 0 else b"",
                            pipeline._PACK.encode(ev))
         enc.flush(w)
         rec = next(dec)
-        if type(ev) is Message:
-            assert rec == (i, *astuple(ev)) and len(rec) == 11
+        if type(ev) in (Message, ContactAdd):
+            assert rec == (i, *astuple(ev)) and len(rec) == (11 if type(ev) is Message else 4)
             assert type(rec[1]) is float and all(a is b for a, b in zip(rec[1:], astuple(dec.last_event)))
-            assert dec.last_event == ev and dec.last_event is dec.last_event   # made once
+            assert dec.last_event == ev and type(dec.last_event) is type(ev)
+            assert dec.last_event is dec.last_event   # made once
         else:
             assert rec == (i, ev)
         assert dec.last_raw == (b"raw" if i % 5 == 0 else b"")

@@ -519,17 +519,17 @@ typedef struct {
     int done;                 /* the input of frames has ended (end record or not) */
     Py_ssize_t events;
     PyObject **ints;          /* small ints made so far, by value (NULL: not yet) */
-    int flat;                 /* records of this type come out as (line, *fields); -1: none */
+    char flat[MAX_TYPES];     /* records of these types come out as (line, *fields) */
+    int last_flat;            /* the type of the last record if it came out flat, else -1 */
 } Decoder;
 
 static PyObject *EMPTY;       /* b"" */
 
 static int Decoder_init(Decoder *d, PyObject *args, PyObject *kwds) {
-    PyObject *fdo, *spec, *unpack, *on_note;
-    int flat = -1;
+    PyObject *fdo, *spec, *unpack, *on_note, *flat = NULL;
     static char *kwlist[] = {"fd", "types", "unpack", "on_note", "flat", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO|$i", kwlist, &fdo, &spec, &unpack,
-                                     &on_note, &flat))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO|$O!", kwlist, &fdo, &spec, &unpack,
+                                     &on_note, &PyTuple_Type, &flat))
         return -1;
     if (d->names != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Decoder already initialised");
@@ -540,11 +540,16 @@ static int Decoder_init(Decoder *d, PyObject *args, PyObject *kwds) {
     int n = parse_types(spec, d->types);
     if (n < 0) return -1;
     d->ntypes = n;
-    if (flat < -1 || flat >= n) {
-        PyErr_SetString(PyExc_ValueError, "flat: a type index, or -1");
-        return -1;
+    d->last_flat = -1;
+    for (Py_ssize_t i = 0; flat != NULL && i < PyTuple_GET_SIZE(flat); i++) {
+        long ti = PyLong_AsLong(PyTuple_GET_ITEM(flat, i));
+        if (ti == -1 && PyErr_Occurred()) return -1;
+        if (ti < 0 || ti >= n) {
+            PyErr_SetString(PyExc_ValueError, "flat: a tuple of type indexes");
+            return -1;
+        }
+        d->flat[ti] = 1;
     }
-    d->flat = flat;
     d->names = PyList_New(0);
     if (d->names == NULL) return -1;
     Py_INCREF(unpack);
@@ -634,6 +639,19 @@ static int next_chunk(Decoder *d) {
     return 1;
 }
 
+/* A str from UTF-8 (surrogates passed, as the encoder wrote them); ASCII (names and
+   digests, nearly always) copied straight into a new str, no codec. */
+static PyObject *str_from(const char *s, uint32_t n) {
+    unsigned char any = 0;
+    for (uint32_t i = 0; i < n; i++) any |= (unsigned char)s[i];
+    if (any < 0x80) {
+        PyObject *u = PyUnicode_New(n, 127);
+        if (u != NULL) memcpy(PyUnicode_1BYTE_DATA(u), s, n);
+        return u;
+    }
+    return PyUnicode_DecodeUTF8(s, n, "surrogatepass");
+}
+
 static PyObject *corrupt(Decoder *d) {
     PyErr_Format(PyExc_ValueError, "frames: a corrupt record at byte %zd of a chunk", d->pos);
     return NULL;
@@ -702,7 +720,7 @@ static PyObject *Decoder_next(Decoder *d) {
             TypeSpec *t = &d->types[ti];
             /* a flat record's fields go straight into its tuple, after the line */
             PyObject *flat = NULL;
-            if (ti == d->flat) {
+            if (d->flat[ti]) {
                 flat = PyTuple_New(1 + t->nfields);
                 if (flat == NULL) {
                     Py_DECREF(raw);
@@ -752,7 +770,7 @@ static PyObject *Decoder_next(Decoder *d) {
                     if (d->len - d->pos < 4) break;
                     uint32_t n = get_u32(d);
                     if (d->len - d->pos < (Py_ssize_t)n) break;
-                    v = PyUnicode_DecodeUTF8(d->buf + d->pos, n, "surrogatepass");
+                    v = str_from(d->buf + d->pos, n);
                     d->pos += n;
                     if (v != NULL && tag == V_NEWNAME && PyList_Append(d->names, v) < 0)
                         Py_CLEAR(v);
@@ -784,6 +802,7 @@ static PyObject *Decoder_next(Decoder *d) {
                 Py_SETREF(d->last_raw, raw);
                 Py_INCREF(flat);
                 Py_XSETREF(d->last_event, flat);   /* the event is made only if asked for */
+                d->last_flat = ti;
                 d->events++;
                 return flat;
             }
@@ -846,6 +865,7 @@ static PyObject *Decoder_next(Decoder *d) {
         Py_SETREF(d->last_raw, raw);
         Py_INCREF(ev);
         Py_XSETREF(d->last_event, ev);
+        d->last_flat = -1;
         d->events++;
         PyObject *tup = PyTuple_New(2);
         if (tup == NULL) {
@@ -872,11 +892,12 @@ static PyObject *Decoder_get_last_raw(Decoder *d, void *Py_UNUSED(c)) {
 
 static PyObject *Decoder_get_last_event(Decoder *d, void *Py_UNUSED(c)) {
     PyObject *r = d->last_event ? d->last_event : Py_None;
-    if (PyTuple_CheckExact(r)) {   /* a flat record: its event, made now and kept */
-        TypeSpec *t = &d->types[d->flat];
+    if (d->last_flat >= 0) {   /* a flat record: its event, made now and kept */
+        TypeSpec *t = &d->types[d->last_flat];
         r = PyObject_Vectorcall(t->cls, &PyTuple_GET_ITEM(r, 1), (size_t)t->nfields, NULL);
         if (r == NULL) return NULL;
         Py_XSETREF(d->last_event, r);
+        d->last_flat = -1;
     }
     Py_INCREF(r);
     return r;
@@ -904,8 +925,8 @@ static PyTypeObject DecoderType = {
     .tp_name = "bulkguard.ingest._frames.Decoder",
     .tp_basicsize = sizeof(Decoder),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Decoder(fd, types, unpack, on_note, *, flat=-1): an iterator of (line, event) "
-              "from frames; (line, *fields) for the records of type index flat",
+    .tp_doc = "Decoder(fd, types, unpack, on_note, *, flat=()): an iterator of (line, event) "
+              "from frames; (line, *fields) for the records of the type indexes in flat",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Decoder_init,
     .tp_dealloc = (destructor)Decoder_dealloc,

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Final, get_args
 import msgspec
 import msgspec.inspect as mi
 
-from bulkguard.events import EVENT_DECODER, DeadLetters, InputError, Message, ReadStats
+from bulkguard.events import EVENT_DECODER, ContactAdd, DeadLetters, InputError, Message, ReadStats
 from bulkguard.ingest.fastdecode import NAMES
 from bulkguard.ingest.reorder import Reorder, ReorderedSource
 from bulkguard.ingest.sources import FileSource, StrictStop
@@ -172,20 +172,26 @@ class PipedSource:
         self.strict = strict
         self.rejected = 0   # by the engine (the edge counts its own)
         table = type_table()
-        # messages come as (line, *fields): the engine takes them so (pump_records)
-        flat = [cls for cls, _, _ in table].index(Message)
+        # messages and contact adds come as (line, *fields): the engine takes them so
+        # (pump_records)
+        types = [cls for cls, _, _ in table]
+        flat = (types.index(Message), types.index(ContactAdd))
         self.decoder = Decoder(fd, table, _UNPACK.decode, self._note, flat=flat)
 
     def _note(self, line: int, raw: bytes, reason: bytes) -> None:
         self.dead.write(line, raw, reason.decode("utf-8", "surrogatepass"))
 
     def __iter__(self) -> Iterator[tuple[int, InputEvent]]:
-        """(line, event); ``records`` as they come, messages as their fields."""
+        """(line, event); ``records`` as they come, messages and contact adds as fields."""
         for rec in self.decoder:
-            yield (rec[0], rec[1]) if len(rec) == 2 else (rec[0], Message(*rec[1:]))
+            if len(rec) == 2:
+                yield rec[0], rec[1]
+            else:
+                yield rec[0], (ContactAdd if len(rec) == 4 else Message)(*rec[1:])
 
     def records(self) -> Iterator[tuple[Any, ...]]:
-        """``(line, event)``, or ``(line, *fields)`` for a message (``pump_records``)."""
+        """``(line, event)``, or ``(line, *fields)`` for a message or a contact add
+        (``pump_records``)."""
         return self.decoder
 
     def reject(self, line: int, reason: str) -> None:

@@ -70,9 +70,10 @@ def pump(source: EventSource, engine: Engine, sink: DecisionSink,
 def pump_records(records: Iterator[tuple[Any, ...]], reject: Callable[[int, str], None],
                  engine: Engine, sink: DecisionSink, tally: Counter[str]) -> int:
     """``pump`` for records that are ``(line, event)``, or ``(line, *fields)`` for a message
-    (``engine.MESSAGE_FIELDS`` order): ``replay --workers 2``'s, where a message goes to
-    ``Engine.message_fields`` without a ``Message`` made and taken apart again. ``reject``
-    as ``EventSource.reject``; return the last line handled."""
+    or a contact add (``engine.MESSAGE_FIELDS``, ``engine.CONTACT_ADD_FIELDS`` order; told
+    apart by their length): ``replay --workers 2``'s, where these go to
+    ``Engine.message_fields`` and ``Engine.contact_add_fields`` without an event made and
+    taken apart again. ``reject`` as ``EventSource.reject``; return the last line handled."""
     n = 0
     gc_was = gc.isenabled()
     gc.disable()   # as in ``pump``
@@ -80,8 +81,11 @@ def pump_records(records: Iterator[tuple[Any, ...]], reject: Callable[[int, str]
         for rec in records:
             n = cast(int, rec[0])   # not Any: compiled, an Any line is boxed again for each call
             try:
-                if len(rec) == 2:
+                size = len(rec)
+                if size == 2:
                     out = engine.handle(rec[1], n)
+                elif size == 4:
+                    out = engine.contact_add_fields(n, rec[1], rec[2], rec[3])
                 else:
                     out = engine.message_fields(n, rec[1], rec[2], rec[3], rec[4], rec[5], rec[6],
                                                 rec[7], rec[8], rec[9], rec[10])
