@@ -18,16 +18,18 @@ from bulkguard.cli import COMMANDS, build_parser
 NOT_IMPORTED = ("bulkguard.service.cli", "bulkguard.service", "bulkguard.store.checkpoint",
                 "bulkguard.sim", "bulkguard.eval", "bulkguard.qr", "bulkguard.explain",
                 "bulkguard.scoring.train", "fastapi", "sqlalchemy", "uvicorn", "logging",
-                "socket", "difflib")
+                "socket", "difflib",
+                # the shipped files are read by path, hashed without OpenSSL, decoded by msgspec
+                "importlib.resources", "hashlib", "_hashlib", "json")
 
 
 def _modules_after_replay(tmp_path: Path, *extra: str) -> set[str]:
     events = tmp_path / "e.jsonl"
     events.write_text(json.dumps({"type": "message", "ts": 1, "sender": "a",
                                   "recipient": "b"}) + "\n")
-    code = ("import sys, json\nfrom bulkguard.cli import main\n"
+    code = ("import sys\nfrom bulkguard.cli import main\n"
             f"rc = main(['replay', {str(events)!r}, '--out', 'd.jsonl', '--quiet', *{extra!r}])\n"
-            "print(json.dumps([rc, sorted(sys.modules)]))")
+            "mods = sorted(sys.modules)\nimport json\nprint(json.dumps([rc, mods]))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -90,3 +92,37 @@ def test_an_unknown_command_gets_the_full_parser_error(capsys: pytest.CaptureFix
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "invalid choice: 'replya'" in err and "'replay'" in err and "'serve'" in err
+
+
+@pytest.mark.parametrize("name", ["model.json", "text_model.json"])
+def test_shipped_json_decodes_as_json_loads_does(name: str) -> None:
+    """The shipped model and text model are decoded with msgspec at start-up: the very same
+    objects json.loads gives (types, key order, every float's bits)."""
+    import msgspec
+
+    from bulkguard.scoring import shipped
+    text = shipped.read_text(name)
+    assert repr(msgspec.json.decode(text)) == repr(json.loads(text))
+
+
+def test_shipped_files_and_digest_as_importlib_and_hashlib_give_them() -> None:
+    import hashlib
+    from importlib import resources
+
+    from bulkguard.scoring import shipped
+    pkg = resources.files("bulkguard.scoring")
+    for name in ("model.json", "rules.toml", "text_model.json"):
+        text = shipped.read_text(name)
+        assert text == pkg.joinpath(name).read_text("utf-8")
+        assert shipped.sha256_hex(text.encode()) == hashlib.sha256(text.encode()).hexdigest()
+    assert shipped.sha256_hex(b"") == hashlib.sha256(b"").hexdigest()
+    with pytest.raises(FileNotFoundError):
+        shipped.read_text("no-such-file.json")
+
+
+def test_the_shipped_model_still_uses_its_compiled_margin() -> None:
+    """The digest check still matches: the shipped model's margin is the generated module's
+    (not compiled again from the trees)."""
+    from bulkguard.scoring import shipped_margin
+    from bulkguard.scoring.model import Model
+    assert Model.load(None)._margin is shipped_margin.margin

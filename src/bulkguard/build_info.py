@@ -13,7 +13,15 @@ True
 
 from __future__ import annotations
 
+import os
+
+import bulkguard
 from bulkguard import __version__
+
+
+def _build_txt() -> str:
+    """``_build.txt`` of the installed package (read at the start of a replay: by path)."""
+    return os.path.join(os.path.dirname(os.path.abspath(bulkguard.__file__ or "")), "_build.txt")
 
 
 def build() -> tuple[str, str]:
@@ -22,11 +30,11 @@ def build() -> tuple[str, str]:
 
     if not (bulkguard.engine.__file__ or "").endswith(".py"):
         return "compiled", "mypyc"
-    from importlib import resources
-    info = resources.files("bulkguard").joinpath("_build.txt")
-    if not info.is_file():
+    info = _build_txt()
+    if not os.path.isfile(info):
         return "pure", "source checkout or editable install"
-    lines = info.read_text(encoding="utf-8").splitlines()
+    with open(info, encoding="utf-8") as f:
+        lines = f.read().splitlines()
     if lines[:1] == ["compiled"]:
         return "pure", "built compiled, but its C extensions are not loaded"
     return "pure", lines[1] if len(lines) > 1 else "unknown reason"
@@ -45,8 +53,7 @@ def fallback_warning() -> str | None:
     kind, why = build()
     if kind == "compiled":
         return None
-    from importlib import resources
-    if not resources.files("bulkguard").joinpath("_build.txt").is_file():
+    if not os.path.isfile(_build_txt()):
         return None
     if why == "BULKGUARD_COMPILE=0":
         return None

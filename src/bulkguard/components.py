@@ -4,14 +4,14 @@ business status command and the service all build it here)."""
 
 from __future__ import annotations
 
-import hashlib
-from importlib import resources
+import os
 from pathlib import Path
 from typing import TypedDict
 
 from bulkguard.engine import Engine
 from bulkguard.policy.business import BusinessLane
 from bulkguard.policy.forwarding import ForwardLimiter
+from bulkguard.scoring import shipped as shipped_files
 from bulkguard.scoring.rules import Rules
 from bulkguard.scoring.text import TextClassifier
 from bulkguard.types import ForwardPolicy, LanePolicy, Model, TextScorer
@@ -33,7 +33,7 @@ def load_components(model_path: str | None = None) -> Components:
     ``model_path`` None means the shipped model (if the package has one), ``"none"`` no model.
     """
     model = None
-    shipped = resources.files("bulkguard.scoring").joinpath("model.json").is_file()
+    shipped = os.path.isfile(shipped_files.path("model.json"))
     if model_path != "none" and (model_path is not None or shipped):
         from bulkguard.scoring.model import Model as TreeModel
         model = TreeModel.load(model_path)
@@ -56,10 +56,10 @@ def model_version(loaded: bool, model_path: str | None) -> str:
         if model_path is not None and model_path != "none":
             data = Path(model_path).read_bytes()
         else:
-            data = resources.files("bulkguard.scoring").joinpath("model.json").read_bytes()
+            data = Path(shipped_files.path("model.json")).read_bytes()
     except OSError:
         return "model-unknown"
-    return "model-" + hashlib.sha256(data).hexdigest()[:12]
+    return "model-" + shipped_files.sha256_hex(data)[:12]
 
 
 def build_engine(rules_path: str | None = None, model_path: str | None = None) -> Engine:

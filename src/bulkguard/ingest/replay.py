@@ -19,7 +19,6 @@ goes on, so the decisions file ends identical to an uninterrupted run's.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import time
@@ -267,6 +266,7 @@ def _identity(events: str, eng: Engine, model_path: str | None, out: str,
     if model_path == "none":
         model = "none"
     elif model_path is None:
+        import hashlib
         from importlib import resources
         res = resources.files("bulkguard.scoring").joinpath("model.json")
         model = "shipped " + (hashlib.sha256(res.read_bytes()).hexdigest()

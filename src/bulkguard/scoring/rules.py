@@ -34,15 +34,14 @@ but absent (no ``register`` for an account that existed before the stream) is un
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
+from bulkguard.scoring import shipped
 from bulkguard.scoring.calibration import ladder_level, to_score as to_score   # (re-exported)
 from bulkguard.signals import NAMES, OPTIONAL
 
@@ -96,7 +95,7 @@ class Rules:
     @staticmethod
     def default_text() -> str:
         """The shipped rules file's text."""
-        return resources.files("bulkguard.scoring").joinpath("rules.toml").read_text("utf-8")
+        return shipped.read_text("rules.toml")
 
     @classmethod
     def default(cls) -> Rules:
@@ -205,7 +204,7 @@ class Rules:
         for k, v in (("weight", mw), ("floor", mf), ("cap", mc), ("clear", ml), ("clear_cap", mlc)):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v <= 10.0:
                 raise RulesError(f"{source}: [model] {k} must be a number in [0, 10], got {v!r}")
-        digest = hashlib.sha256(text.encode()).hexdigest()
+        digest = shipped.sha256_hex(text.encode())
         if ml > mf:
             raise RulesError(f"{source}: [model] clear ({ml}) must not exceed floor ({mf})")
         out = cls(tuple(rules), tuple(th), float(mw), float(mf),  # type: ignore[arg-type]
