@@ -38,7 +38,7 @@ from bulkguard.events import (
     Block, Event, ContactAdd, ContactSync, Decision, EventError, GroupCreate, GroupJoin, Message,
     MessageKind, OptIn, OptOut, Register, Report, TemplateRegister, target_error,
 )
-from bulkguard.scoring.calibration import Scorer, ladder_level, to_score
+from bulkguard.scoring.calibration import Scorer, ladder_level, round4, to_score
 from bulkguard.scoring.model import Model as TreeModel
 from bulkguard.scoring.rules import Rules, Weigh, reasons_of
 from bulkguard.policy.appeals import RELIEF_SECONDS, Amnesty
@@ -504,7 +504,7 @@ class Engine:
 
     def _decide(self, line: int, ts: float, account: str, action: Action, score: float,
                 reasons: list[str], note: str | None = None) -> None:
-        self._out.append(Decision(line, ts, account, action, round(score, 4), reasons, note,
+        self._out.append(Decision(line, ts, account, action, round4(score), reasons, note,
                                   self.rules_version, self.model_version, ENGINE_VERSION))
 
     # -- the ways back (one path: the review events, and ``reinstate`` through them) -----------

@@ -752,8 +752,13 @@ class World:
             return None
         a = self.account(ev.added_by)
         a.group_adds += 1
+        # both directions of the pair from one look-up: ``flags(m, a.id)``, ``flags(a.id, m)``
         m = self.id_of(ev.member)
-        if not self.flags(m, a.id) & MSG:   # the member never wrote to the adder: a stranger
+        k, sm, sa = pair_key(m, a.id)
+        if m == a.id:
+            sa = sm   # as ``flags`` reads a pair of one account with itself, both ways
+        v: int = self.pairs[k]
+        if not (v >> sm) & MSG:   # the member never wrote to the adder: a stranger
             a.group_adds_nc += 1
             g[2] += 1
             b = math.floor(self.now) // HOUR
@@ -762,7 +767,7 @@ class World:
                 a.ga_h = 0
                 a.ga_b = b
             a.ga_h += 1
-            if not self.flags(a.id, m) & MSG:   # nor the adder to the member
+            if not (v >> sa) & MSG:   # nor the adder to the member
                 a.group_adds_new += 1
         return a
 
