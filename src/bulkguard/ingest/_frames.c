@@ -198,6 +198,34 @@ static void Encoder_dealloc(Encoder *e) {
     Py_TYPE(e)->tp_free((PyObject *)e);
 }
 
+/* An int that fits one digit of CPython's int (|v| < 2**30): always a 64-bit value, read
+   without a call. */
+static inline int small_long(PyObject *v) {
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyUnstable_Long_IsCompact((PyLongObject *)v);
+#else
+    return Py_SIZE(v) >= -1 && Py_SIZE(v) <= 1;
+#endif
+}
+
+static inline int64_t small_long_value(PyObject *v) {
+#if PY_VERSION_HEX >= 0x030C0000
+    return (int64_t)PyUnstable_Long_CompactValue((PyLongObject *)v);
+#else
+    return (int64_t)Py_SIZE(v) * (int64_t)((PyLongObject *)v)->ob_digit[0];
+#endif
+}
+
+/* A str's UTF-8: a compact ASCII str (every name and digest the edge decoder makes) is
+   its own UTF-8, read in place; any other through the codec (NULL: a lone surrogate). */
+static inline const char *utf8_of(PyObject *v, Py_ssize_t *n) {
+    if (PyUnicode_IS_COMPACT_ASCII(v)) {
+        *n = PyUnicode_GET_LENGTH(v);
+        return (const char *)PyUnicode_DATA(v);
+    }
+    return PyUnicode_AsUTF8AndSize(v, n);
+}
+
 /* Whether every field of ev has a value a record can carry. */
 static int encodable(TypeSpec *t, PyObject *ev) {
     for (int j = 0; j < t->nfields; j++) {
@@ -205,6 +233,10 @@ static int encodable(TypeSpec *t, PyObject *ev) {
         if (v == NULL) return 0;
         if (v == Py_None || v == Py_True || v == Py_False || PyFloat_CheckExact(v)) continue;
         if (PyUnicode_CheckExact(v)) {
+            if (PyUnicode_IS_COMPACT_ASCII(v)) {   /* its UTF-8 is itself */
+                if (PyUnicode_GET_LENGTH(v) > (Py_ssize_t)UINT32_MAX) return 0;
+                continue;
+            }
             Py_ssize_t n;
             if (PyUnicode_AsUTF8AndSize(v, &n) == NULL) {   /* a lone surrogate */
                 PyErr_Clear();
@@ -214,6 +246,7 @@ static int encodable(TypeSpec *t, PyObject *ev) {
             continue;
         }
         if (PyLong_CheckExact(v)) {
+            if (small_long(v)) continue;
             int overflow;
             long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
             if (overflow || (x == -1 && PyErr_Occurred())) {
@@ -252,10 +285,11 @@ static int put_event(Encoder *e, int ti, int64_t line, PyObject *ev, const char 
             put_f64(e, PyFloat_AS_DOUBLE(v));
         } else if (PyLong_CheckExact(v)) {
             put_u8(e, V_INT);
-            put_i64(e, (int64_t)PyLong_AsLongLong(v));   /* checked by encodable */
+            put_i64(e, small_long(v) ? small_long_value(v)
+                       : (int64_t)PyLong_AsLongLong(v));   /* checked by encodable */
         } else {
             Py_ssize_t n;
-            const char *s = PyUnicode_AsUTF8AndSize(v, &n);   /* checked by encodable */
+            const char *s = utf8_of(v, &n);   /* checked by encodable */
             if (t->intern[j]) {
                 uintptr_t a = (uintptr_t)v;
                 Py_ssize_t slot = (Py_ssize_t)(((a >> 4) ^ (a >> 20)) & (SEEN_SLOTS - 1));
