@@ -13,12 +13,14 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
 #define MAX_TYPES 8
 #define MAX_FIELDS 16
 #define MAX_LITERALS 16
+#define SMALL_INTS 16384   /* counts 0..16383 (sizes, typing times): one object each */
 
 /* what a field holds */
 enum { K_TS = 0, K_ID = 1, K_STR = 2, K_LITERAL = 3, K_COUNT = 4 };
@@ -56,6 +58,7 @@ typedef struct {
     Slot *slots;           /* the intern cache: direct-mapped, 2**bits slots */
     uint64_t mask;
     Py_ssize_t hits, misses;
+    PyObject **ints;       /* SMALL_INTS slots, each made at its first use */
 } Decoder;
 
 static PyTypeObject DecoderType;
@@ -388,7 +391,13 @@ static PyObject *Decoder_decode(Decoder *d, PyObject *arg) {
             long long x;
             p = scan_count(p, end, &x);
             if (p == NULL) goto bail;
-            v = PyLong_FromLongLong(x);
+            if (x >= 0 && x < SMALL_INTS) {   /* no int made and freed per field */
+                v = d->ints[x];
+                if (v == NULL) v = d->ints[x] = PyLong_FromLongLong(x);
+                Py_XINCREF(v);
+            } else {
+                v = PyLong_FromLongLong(x);
+            }
             break;
         }
         default: {   /* strings */
@@ -534,6 +543,11 @@ static int Decoder_init(Decoder *d, PyObject *args, PyObject *kwds) {
         return -1;
     }
     d->mask = ((uint64_t)1 << bits) - 1;
+    d->ints = PyMem_Calloc(SMALL_INTS, sizeof(PyObject *));
+    if (d->ints == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
     return 0;
 }
 
@@ -549,6 +563,10 @@ static void Decoder_dealloc(Decoder *d) {
     if (d->slots != NULL) {
         for (uint64_t i = 0; i <= d->mask; i++) Py_XDECREF(d->slots[i].str);
         PyMem_Free(d->slots);
+    }
+    if (d->ints != NULL) {
+        for (Py_ssize_t i = 0; i < SMALL_INTS; i++) Py_XDECREF(d->ints[i]);
+        PyMem_Free(d->ints);
     }
     Py_XDECREF(d->spec);
     Py_TYPE(d)->tp_free((PyObject *)d);
@@ -663,6 +681,90 @@ static PyTypeObject LinesType = {
     .tp_iternext = (iternextfunc)Lines_next,
 };
 
+/* OneOf(cls, value, a, b).get(ev): the field `value` of ev (of exactly the class cls) when
+   exactly one of its fields a and b is not None, else None. The reorder stage's question
+   about each message (its ts, if it has exactly one target), read from the struct's slots:
+   no tuple of all its fields made and freed. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *cls;
+    Py_ssize_t value, a, b;   /* the fields' offsets (member descriptors: object slots) */
+} OneOf;
+
+static PyTypeObject OneOfType;
+
+static int slot_offset(PyObject *cls, PyObject *name, Py_ssize_t *off) {
+    PyObject *d = PyObject_GetAttr(cls, name);
+    if (d == NULL) return -1;
+    int ok = Py_IS_TYPE(d, &PyMemberDescr_Type)
+        && (((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX
+            || ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT);
+    if (ok) *off = ((PyMemberDescrObject *)d)->d_member->offset;
+    Py_DECREF(d);   /* the class (kept alive) holds it */
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "%R: field %R is not an object slot", cls, name);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *OneOf_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *cls, *value, *a, *b;
+    static char *kwlist[] = {"cls", "value", "a", "b", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!UUU", kwlist, &PyType_Type, &cls, &value,
+                                     &a, &b))
+        return NULL;
+    OneOf *o = (OneOf *)type->tp_alloc(type, 0);
+    if (o == NULL) return NULL;
+    Py_INCREF(cls);
+    o->cls = cls;
+    if (slot_offset(cls, value, &o->value) < 0 || slot_offset(cls, a, &o->a) < 0
+            || slot_offset(cls, b, &o->b) < 0) {
+        Py_DECREF(o);
+        return NULL;
+    }
+    return (PyObject *)o;
+}
+
+static void OneOf_dealloc(OneOf *o) {
+    Py_XDECREF(o->cls);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+static PyObject *OneOf_get(OneOf *o, PyObject *ev) {
+    if ((PyObject *)Py_TYPE(ev) != o->cls) {
+        PyErr_Format(PyExc_TypeError, "expected %R, got %R", o->cls, (PyObject *)Py_TYPE(ev));
+        return NULL;
+    }
+    PyObject *v = *(PyObject **)((char *)ev + o->value);
+    PyObject *a = *(PyObject **)((char *)ev + o->a);
+    PyObject *b = *(PyObject **)((char *)ev + o->b);
+    if (v == NULL || a == NULL || b == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "field not set");
+        return NULL;
+    }
+    if ((a == Py_None) == (b == Py_None)) Py_RETURN_NONE;
+    Py_INCREF(v);
+    return v;
+}
+
+static PyMethodDef OneOf_methods[] = {
+    {"get", (PyCFunction)OneOf_get, METH_O,
+     "get(ev) -> ev.value if exactly one of ev.a and ev.b is not None, else None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject OneOfType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "bulkguard.ingest._fastdecode.OneOf",
+    .tp_basicsize = sizeof(OneOf),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "OneOf(cls, value, a, b): get(ev) -> ev.value if exactly one of a, b is set",
+    .tp_new = OneOf_new,
+    .tp_dealloc = (destructor)OneOf_dealloc,
+    .tp_methods = OneOf_methods,
+};
+
 static struct PyModuleDef moddef = {
     PyModuleDef_HEAD_INIT, "_fastdecode",
     "The edge's fast path for plain event lines (see bulkguard.ingest.fastdecode).", -1, NULL,
@@ -670,7 +772,9 @@ static struct PyModuleDef moddef = {
 
 PyMODINIT_FUNC PyInit__fastdecode(void) {
     for (int c = 0x20; c < 0x7f; c++) PLAIN[c] = (c != '"' && c != '\\');
-    if (PyType_Ready(&DecoderType) < 0 || PyType_Ready(&LinesType) < 0) return NULL;
+    if (PyType_Ready(&DecoderType) < 0 || PyType_Ready(&LinesType) < 0
+            || PyType_Ready(&OneOfType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (m == NULL) return NULL;
     Py_INCREF(&DecoderType);
@@ -682,6 +786,12 @@ PyMODINIT_FUNC PyInit__fastdecode(void) {
     Py_INCREF(&LinesType);
     if (PyModule_AddObject(m, "Lines", (PyObject *)&LinesType) < 0) {
         Py_DECREF(&LinesType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&OneOfType);
+    if (PyModule_AddObject(m, "OneOf", (PyObject *)&OneOfType) < 0) {
+        Py_DECREF(&OneOfType);
         Py_DECREF(m);
         return NULL;
     }

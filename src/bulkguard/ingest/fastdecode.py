@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
 import msgspec.inspect as mi
 
@@ -122,6 +122,22 @@ def lines(stream: BinaryIO) -> Iterator[bytes]:
     return Lines(stream.readline, CHUNK)
 
 
+def _message_ts(ev: Message) -> float | None:
+    """``ev.ts`` if the message has exactly one target (recipient or group), else None."""
+    return ev.ts if (ev.recipient is None) is not (ev.group is None) else None
+
+
+def message_ts() -> Callable[[Any], float | None]:
+    """``f(message) -> its ts, or None`` if it has no target or both (the reorder stage's
+    question about each message): by ``_fastdecode.OneOf`` where it is built, which reads
+    the three slots in place (no tuple of all the fields, no attribute look-ups)."""
+    try:
+        from bulkguard.ingest._fastdecode import OneOf
+    except ImportError:   # the pure-Python build
+        return _message_ts
+    return OneOf(Message, "ts", "recipient", "group").get
+
+
 def cache_stats() -> tuple[int, int] | None:
     """(hits, misses) of the name cache so far, or None without the fast path."""
     d = decoder()
@@ -129,4 +145,4 @@ def cache_stats() -> tuple[int, int] | None:
     return owner.stats() if owner is not None else None
 
 
-__all__ = ["TYPES", "cache_stats", "decoder", "lines", "spec_of"]
+__all__ = ["TYPES", "cache_stats", "decoder", "lines", "message_ts", "spec_of"]

@@ -55,6 +55,7 @@ from msgspec.structs import astuple
 from bulkguard.events import (
     AppealGranted, ChallengePassed, Message, ReviewerAction, target_error,
 )
+from bulkguard.ingest.fastdecode import message_ts
 
 if TYPE_CHECKING:
     from bulkguard.ingest.sources import LineSource
@@ -76,6 +77,7 @@ UNITS: Final = ((1e3, "milliseconds"), (1e6, "microseconds"), (1e9, "nanoseconds
 NEG_INF: Final = -math.inf
 _MESSAGE: Final = Message
 _ASTUPLE: Final = astuple
+_MESSAGE_TS: Final = message_ts()
 NO_RAW: Final = b""
 
 
@@ -472,12 +474,12 @@ def offer(stage: Reorder[InputEvent], line: int, ev: InputEvent, raw: bytes) -> 
     the window releases it), or None; what is ready and dead is then in ``stage``."""
     t = type(ev)
     if t is _MESSAGE:   # (compiled, an identity test; isinstance is a generic call)
-        # the fields read at once: compiled, each attribute of a msgspec struct is a
-        # generic attribute lookup; one tuple of them costs less than three
-        f: tuple[Any, ...] = _ASTUPLE(ev)
-        if (f[2] is None) is (f[3] is None):   # ts, sender, recipient, group, ...
+        # its ts if it has exactly one target: compiled, one C call reading the slots
+        # (each attribute of a msgspec struct would be a generic look-up)
+        ts = _MESSAGE_TS(ev)
+        if ts is None:
             return target_error(ev) or ""
-        stage.push(line, f[0], ev, raw)
+        stage.push(line, ts, ev, raw)
         return None
     if t is _REVIEWER_ACTION or t is _APPEAL_GRANTED or t is _CHALLENGE_PASSED:   # URGENT
         stage.push_now(line, ev.ts, ev, raw)
