@@ -20,7 +20,9 @@ NOT_IMPORTED = ("bulkguard.service.cli", "bulkguard.service", "bulkguard.store.c
                 "bulkguard.scoring.train", "fastapi", "sqlalchemy", "uvicorn", "logging",
                 "socket", "difflib",
                 # the shipped files are read by path, hashed without OpenSSL, decoded by msgspec
-                "importlib.resources", "hashlib", "_hashlib", "json")
+                "importlib.resources", "hashlib", "_hashlib", "json",
+                # the shipped rules come parsed (shipped_rules.doc)
+                "tomllib")
 
 
 def _modules_after_replay(tmp_path: Path, *extra: str) -> set[str]:
@@ -126,3 +128,35 @@ def test_the_shipped_model_still_uses_its_compiled_margin() -> None:
     from bulkguard.scoring import shipped_margin
     from bulkguard.scoring.model import Model
     assert Model.load(None)._margin is shipped_margin.margin
+
+
+def test_shipped_rules_table_is_what_tomllib_reads() -> None:
+    """The shipped rules are not parsed at start-up: ``shipped_rules.doc()`` (generated with
+    the module, used while the digest matches) is the table tomllib reads from rules.toml,
+    a new one each call; the same file read by tomllib (another digest) gives the same rules."""
+    import dataclasses
+    import tomllib
+
+    from bulkguard.scoring import shipped, shipped_rules
+    from bulkguard.scoring.rules import Rules
+    text = shipped.read_text("rules.toml")
+    assert repr(shipped_rules.doc()) == repr(tomllib.loads(text))
+    assert shipped_rules.doc() is not shipped_rules.doc()
+    a, b = Rules.default(), Rules.from_toml(text + "\n# parsed by tomllib\n")
+    assert a.digest == shipped_rules.RULES_SHA256 != b.digest
+    for f in dataclasses.fields(Rules):
+        if f.name != "digest":
+            assert getattr(a, f.name) == getattr(b, f.name), f.name
+
+
+def test_shipped_text_model_weights_as_the_delta_loop_gives_them() -> None:
+    from bulkguard.scoring import shipped
+    from bulkguard.scoring.text import TextClassifier
+    doc = json.loads(shipped.read_text("text_model.json"))
+    weights: dict[int, float] = {}
+    pos = 0
+    for delta, w in zip(doc["index_deltas"], doc["values"]):
+        pos += delta
+        weights[pos] = float(w)
+    got = TextClassifier.load_default().weights
+    assert list(got.items()) == list(weights.items()) and len(got) > 1000

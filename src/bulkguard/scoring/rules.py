@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bulkguard.scoring import shipped
 from bulkguard.scoring.calibration import ladder_level, to_score as to_score   # (re-exported)
@@ -114,12 +114,16 @@ class Rules:
 
     @classmethod
     def from_toml(cls, text: str, source: str = "<rules>") -> Rules:
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
-            raise RulesError(f"{source}: not valid TOML: {err}") from None
-        except RecursionError:   # tomllib recurses on nesting: [[[[... or {a={b=...
-            raise RulesError(f"{source}: not valid rules: TOML nested too deep") from None
+        digest = shipped.sha256_hex(text.encode())
+        doc = _shipped_doc(digest)   # the shipped file: its table as tomllib reads it
+        if doc is None:
+            import tomllib   # (not at start-up: about 30M instructions, import and parse)
+            try:
+                doc = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as err:
+                raise RulesError(f"{source}: not valid TOML: {err}") from None
+            except RecursionError:   # tomllib recurses on nesting: [[[[... or {a={b=...
+                raise RulesError(f"{source}: not valid rules: TOML nested too deep") from None
         for k in doc:
             if k not in TOP_KEYS:
                 raise RulesError(f"{source}: unknown top-level key {k!r}{_did_you_mean(k, TOP_KEYS)}")
@@ -204,7 +208,6 @@ class Rules:
         for k, v in (("weight", mw), ("floor", mf), ("cap", mc), ("clear", ml), ("clear_cap", mlc)):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v <= 10.0:
                 raise RulesError(f"{source}: [model] {k} must be a number in [0, 10], got {v!r}")
-        digest = shipped.sha256_hex(text.encode())
         if ml > mf:
             raise RulesError(f"{source}: [model] clear ({ml}) must not exceed floor ({mf})")
         out = cls(tuple(rules), tuple(th), float(mw), float(mf),  # type: ignore[arg-type]
@@ -361,6 +364,13 @@ def _functions(r: Rules) -> tuple[tuple[str, tuple[Rule, ...], bool], ...]:
             ("add_ok", tuple(Rule("ADD", g, 1.0) for g in r.model_add_when), True))
 
 
+def _shipped_doc(digest: str) -> dict[str, Any] | None:
+    """The table of ``shipped_rules.py`` (a new one each call) when ``digest`` is the shipped
+    file's, else None."""
+    from bulkguard.scoring import shipped_rules
+    return shipped_rules.doc() if shipped_rules.RULES_SHA256 == digest else None
+
+
 def _shipped_functions(digest: str) -> tuple | None:
     """The four functions of ``shipped_rules.py`` when ``digest`` is the shipped file's, else
     None. The compiled build makes that module native: the rules cost a tenth of the
@@ -374,11 +384,20 @@ def _shipped_functions(digest: str) -> tuple | None:
 
 def shipped_rules_module(text: str) -> str:
     """Source of ``bulkguard/scoring/shipped_rules.py`` for the shipped rules file's text:
-    the functions ``Rules`` compiles, as a module of their own (see ``_shipped_functions``)."""
+    the functions ``Rules`` compiles, as a module of their own (see ``_shipped_functions``),
+    and the file's table as tomllib reads it (``doc``: parsed when the package is built, not
+    at each start; see ``_shipped_doc``)."""
+    import pprint
+    import tomllib
     r = Rules.from_toml(text, source="<shipped rules.toml>")
+    table = pprint.pformat(tomllib.loads(text), width=92, sort_dicts=False)
     return ('"""Generated from rules.toml by ``shipped_rules_module``: do not edit.\n\n'
             "The shipped rules as plain code, so that the compiled build (mypyc) makes them\n"
             'native; used only while RULES_SHA256 matches rules.toml."""\n\n'
             "from __future__ import annotations\n\n"
-            f'RULES_SHA256 = "{r.digest}"\n'
+            "from typing import Any\n\n"
+            f'RULES_SHA256 = "{r.digest}"\n\n\n'
+            "def doc() -> dict[str, Any]:\n"
+            '    """rules.toml as tomllib reads it (a new table each call)."""\n'
+            "    return " + table.replace("\n", "\n" + " " * 11) + "\n"
             + "".join("\n\n" + _source(name, rs, total) for name, rs, total in _functions(r)))

@@ -44,7 +44,7 @@ import math
 import re
 import zlib
 from functools import lru_cache
-from itertools import islice, repeat
+from itertools import accumulate, islice, repeat
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -215,11 +215,8 @@ class TextClassifier:
         if doc["hash_bits"] != HASH_BITS or list(doc["dense_features"]) != list(DENSE_FEATURES):
             raise ValueError("model was trained with a different feature layout")
         # indices are stored delta-encoded (sorted ascending)
-        weights: dict[int, float] = {}
-        pos = 0
-        for delta, w in zip(doc["index_deltas"], doc["values"]):
-            pos += delta
-            weights[pos] = float(w)
+        weights: dict[int, float] = dict(zip(accumulate(doc["index_deltas"]),
+                                             map(float, doc["values"])))
         dense = [doc["dense_weights"][name] for name in DENSE_FEATURES]
         return cls(doc["intercept"], weights, dense, doc.get("meta"))
 
