@@ -40,7 +40,7 @@ from bulkguard.events import (
 )
 from bulkguard.scoring.calibration import Scorer, ladder_level, round4, to_score
 from bulkguard.scoring.model import Model as TreeModel
-from bulkguard.scoring.rules import Rules, Weigh, reasons_of
+from bulkguard.scoring.rules import Rules, reasons_of
 from bulkguard.policy.appeals import RELIEF_SECONDS, Amnesty
 from bulkguard.signals import NAMES, masked, vector
 from bulkguard.state.account import BAN, CHALLENGE, MISSING, NONE, SUSPEND, THROTTLE, Account

@@ -355,6 +355,21 @@ static PyObject *Encoder_add(Encoder *e, PyObject *const *args, Py_ssize_t nargs
 }
 
 /* add_record(kind, line, raw, payload): a packed event, a note or the end. */
+/* One record of a packed event, a note or the end: its head, then the payload. */
+static int put_record(Encoder *e, long kind, long long line, const char *raw, Py_ssize_t rlen,
+                      const char *payload, Py_ssize_t plen) {
+    if (plen > (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "payload too long for a frame");
+        return -1;
+    }
+    if (put_head(e, (uint8_t)kind, line, raw, rlen) < 0 || reserve(e, 4 + plen) < 0)
+        return -1;
+    put_u32(e, (uint32_t)plen);
+    PUT(e, payload, plen);
+    if (kind == R_PACKED) e->packed++;
+    return 0;
+}
+
 static PyObject *Encoder_add_record(Encoder *e, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4 || !PyBytes_Check(args[2]) || !PyBytes_Check(args[3])) {
         PyErr_SetString(PyExc_TypeError, "add_record(kind, line, raw: bytes, payload: bytes)");
@@ -368,17 +383,9 @@ static PyObject *Encoder_add_record(Encoder *e, PyObject *const *args, Py_ssize_
     }
     long long line = PyLong_AsLongLong(args[1]);
     if (line == -1 && PyErr_Occurred()) return NULL;
-    Py_ssize_t plen = PyBytes_GET_SIZE(args[3]);
-    if (plen > (Py_ssize_t)UINT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "payload too long for a frame");
+    if (put_record(e, kind, line, PyBytes_AS_STRING(args[2]), PyBytes_GET_SIZE(args[2]),
+                   PyBytes_AS_STRING(args[3]), PyBytes_GET_SIZE(args[3])) < 0)
         return NULL;
-    }
-    if (put_head(e, (uint8_t)kind, line, PyBytes_AS_STRING(args[2]), PyBytes_GET_SIZE(args[2])) < 0
-            || reserve(e, 4 + plen) < 0)
-        return NULL;
-    put_u32(e, (uint32_t)plen);
-    PUT(e, PyBytes_AS_STRING(args[3]), plen);
-    if (kind == R_PACKED) e->packed++;
     Py_RETURN_NONE;
 }
 
@@ -478,12 +485,8 @@ static PyObject *Encoder_run(Encoder *e, PyObject *const *args, Py_ssize_t nargs
                 if (p != NULL) PyErr_SetString(PyExc_TypeError, "pack() must return bytes");
                 bad = 1;
             } else {
-                PyObject *a[4] = {NULL, lo, raw, p};
-                a[0] = PyLong_FromLong(R_PACKED);
-                PyObject *r = a[0] ? Encoder_add_record(e, a, 4) : NULL;
-                bad = r == NULL;
-                Py_XDECREF(r);
-                Py_XDECREF(a[0]);
+                bad = put_record(e, R_PACKED, line, PyBytes_AS_STRING(raw), PyBytes_GET_SIZE(raw),
+                                 PyBytes_AS_STRING(p), PyBytes_GET_SIZE(p)) < 0;
             }
             Py_XDECREF(p);
         }
@@ -506,9 +509,6 @@ static PyObject *Encoder_stats(Encoder *e, PyObject *Py_UNUSED(ignored)) {
     return Py_BuildValue("(nnn)", e->events, e->packed, PyDict_GET_SIZE(e->names));
 }
 
-static PyObject *Encoder_pending(Encoder *e, PyObject *Py_UNUSED(ignored)) {
-    return PyLong_FromSsize_t(e->len - 4);
-}
 
 static PyMethodDef Encoder_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Encoder_add, METH_FASTCALL,
@@ -518,7 +518,6 @@ static PyMethodDef Encoder_methods[] = {
     {"run", (PyCFunction)(void (*)(void))Encoder_run, METH_FASTCALL,
      "run(source, fd, pack, chunk): every event of source, written to fd"},
     {"flush", (PyCFunction)Encoder_flush, METH_O, "flush(fd): write what is pending"},
-    {"pending", (PyCFunction)Encoder_pending, METH_NOARGS, "bytes of records not yet written"},
     {"stats", (PyCFunction)Encoder_stats, METH_NOARGS, "(events, packed, names held)"},
     {NULL, NULL, 0, NULL}};
 
@@ -551,7 +550,6 @@ typedef struct {
     PyObject *last_event;
     PyObject *end;            /* the end record's payload, once read */
     int done;                 /* the input of frames has ended (end record or not) */
-    Py_ssize_t events;
     PyObject **ints;          /* small ints made so far, by value (NULL: not yet) */
     char flat[MAX_TYPES];     /* records of these types come out as (line, *fields) */
     int last_flat;            /* the type of the last record if it came out flat, else -1 */
@@ -837,7 +835,6 @@ static PyObject *Decoder_next(Decoder *d) {
                 Py_INCREF(flat);
                 Py_XSETREF(d->last_event, flat);   /* the event is made only if asked for */
                 d->last_flat = ti;
-                d->events++;
                 return flat;
             }
             ev = PyObject_Vectorcall(t->cls, vals, (size_t)t->nfields, NULL);
@@ -900,7 +897,6 @@ static PyObject *Decoder_next(Decoder *d) {
         Py_INCREF(ev);
         Py_XSETREF(d->last_event, ev);
         d->last_flat = -1;
-        d->events++;
         PyObject *tup = PyTuple_New(2);
         if (tup == NULL) {
             Py_DECREF(lo);
@@ -943,15 +939,10 @@ static PyObject *Decoder_get_end(Decoder *d, void *Py_UNUSED(c)) {
     return r;
 }
 
-static PyObject *Decoder_get_events(Decoder *d, void *Py_UNUSED(c)) {
-    return PyLong_FromSsize_t(d->events);
-}
-
 static PyGetSetDef Decoder_getset[] = {
     {"last_raw", (getter)Decoder_get_last_raw, NULL, "raw line of the last event (mostly b\"\")", NULL},
     {"last_event", (getter)Decoder_get_last_event, NULL, "the last event yielded, or None", NULL},
     {"end", (getter)Decoder_get_end, NULL, "the end record's payload, None until read", NULL},
-    {"events", (getter)Decoder_get_events, NULL, "events yielded so far", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject DecoderType = {
@@ -975,18 +966,17 @@ static struct PyModuleDef frames_module = {
     NULL, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__frames(void) {
-    if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&DecoderType) < 0) return NULL;
     EMPTY = PyBytes_FromStringAndSize(NULL, 0);
     if (EMPTY == NULL) return NULL;
     PyObject *m = PyModule_Create(&frames_module);
     if (m == NULL) return NULL;
-    Py_INCREF(&EncoderType);
-    Py_INCREF(&DecoderType);
-    if (PyModule_AddObject(m, "Encoder", (PyObject *)&EncoderType) < 0
-            || PyModule_AddObject(m, "Decoder", (PyObject *)&DecoderType) < 0
+    /* PyModule_AddType: ready, a reference and the name in one call (Python 3.10+) */
+    if (PyModule_AddType(m, &EncoderType) < 0 || PyModule_AddType(m, &DecoderType) < 0
             || PyModule_AddIntConstant(m, "PACKED", R_PACKED) < 0
             || PyModule_AddIntConstant(m, "NOTE", R_NOTE) < 0
-            || PyModule_AddIntConstant(m, "END", R_END) < 0)
+            || PyModule_AddIntConstant(m, "END", R_END) < 0) {
+        Py_DECREF(m);
         return NULL;
+    }
     return m;
 }

@@ -41,7 +41,7 @@ import msgspec.inspect as mi
 from bulkguard.events import EVENT_DECODER, ContactAdd, DeadLetters, InputError, Message, ReadStats
 from bulkguard.ingest.fastdecode import NAMES
 from bulkguard.ingest.reorder import Reorder, ReorderedSource
-from bulkguard.ingest.sources import FileSource, StrictStop
+from bulkguard.ingest.sources import FileSource, StrictStop, dead_letter
 from bulkguard.types import InputEvent
 
 if TYPE_CHECKING:
@@ -197,10 +197,8 @@ class PipedSource:
     def reject(self, line: int, reason: str) -> None:
         """The engine refused the last event: as ``ReorderedSource.reject`` would."""
         self.rejected += 1
-        if self.strict:
-            raise StrictStop(line, reason)
-        raw = self.decoder.last_raw or msgspec.json.encode(self.decoder.last_event)
-        self.dead.write(line, raw[:-1] if raw.endswith(b"\n") else raw, reason)
+        dead_letter(self.dead, self.strict, line,
+                    self.decoder.last_raw or msgspec.json.encode(self.decoder.last_event), reason)
 
 
 class Edge:
@@ -295,8 +293,7 @@ def finish(edge: Edge, source: PipedSource, stats: ReadStats,
         raise make(end["message"])
     stats.read = end["read"]
     stats.empty = end["empty"]
-    stats.rejected = end["rejected"] + source.rejected
-    stats.accepted = stats.read - stats.rejected - stats.empty
+    stats.rejected = end["rejected"] + source.rejected   # (``accepted``: replay's _finish)
     return end
 
 

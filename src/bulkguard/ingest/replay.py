@@ -187,8 +187,6 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
             dead.close()
             if store is not None:
                 store.close()
-    # refusals after the source had ended (the engine's, the window's) are rejected too
-    stats.accepted = stats.read - stats.rejected - stats.empty
     st = ordered.stage
     return _finish(result, eng, st.late, st.widest, st.too_far, scores_path)
 
@@ -196,6 +194,8 @@ def replay(events: str, out: str, *, rejected: str | None = None, strict: bool =
 def _finish(result: ReplayResult, eng: Engine, late: int, widest: float, too_far: int,
             scores_path: str | None) -> ReplayResult:
     """What a replay reports once its input is done (one process or two)."""
+    s = result.stats   # refusals after the input had ended (the engine's, the window's) count
+    s.accepted = s.read - s.rejected - s.empty
     result.late = late
     result.widest = widest
     result.too_far = too_far

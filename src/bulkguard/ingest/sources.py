@@ -52,6 +52,15 @@ class StrictStop(Exception):
         self.reason = reason
 
 
+def dead_letter(dead: DeadLetterSink, strict: bool, line: int, raw: bytes, reason: str) -> None:
+    """Dead-letter ``raw`` (from ``line``; without its newline), or with ``strict`` raise
+    :class:`StrictStop`: what every source does with a line it or the engine refused (the
+    caller counts it)."""
+    if strict:
+        raise StrictStop(line, reason)
+    dead.write(line, raw[:-1] if raw.endswith(b"\n") else raw, reason)
+
+
 class MemoryDeadLetters:
     """Dead letters kept in a list of ``(line, raw, reason)`` (an HTTP batch answers with them)."""
 
@@ -91,9 +100,7 @@ class LineSource:
     def dead_letter(self, line: int, raw: bytes, reason: str) -> None:
         """Count ``raw`` (from ``line``) as rejected and dead-letter it (``strict``: raise)."""
         self.stats.rejected += 1
-        if self.strict:
-            raise StrictStop(line, reason)
-        self.dead.write(line, raw[:-1] if raw.endswith(b"\n") else raw, reason)
+        dead_letter(self.dead, self.strict, line, raw, reason)
 
     def _tick(self, line: int) -> None:
         """Called every ``PROGRESS_EVERY`` lines (a file source moves its progress bar)."""

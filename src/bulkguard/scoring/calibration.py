@@ -53,7 +53,7 @@ class Scorer:
     def __init__(self, margin: Callable[[list[float]], float], kind: str, a: float = 0.0,
                  b: float = 0.0, xs: list[float] | None = None,
                  ys: list[float] | None = None) -> None:
-        self.margin = margin   # replaced by the shipped model's compiled margin (model._shipped)
+        self.margin = margin   # the shipped model's: its generated module (model._shipped)
         self.kind = KINDS[kind]
         self.a = a
         self.b = b

@@ -39,6 +39,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from bulkguard.scoring import shipped
@@ -115,7 +116,8 @@ class Rules:
     @classmethod
     def from_toml(cls, text: str, source: str = "<rules>") -> Rules:
         digest = shipped.sha256_hex(text.encode())
-        doc = _shipped_doc(digest)   # the shipped file: its table as tomllib reads it
+        known = _shipped_module(digest)   # the shipped file: parsed and compiled already
+        doc = known.doc() if known is not None else None   # (as tomllib reads it)
         if doc is None:
             import tomllib   # (not at start-up: about 30M instructions, import and parse)
             try:
@@ -212,9 +214,8 @@ class Rules:
             raise RulesError(f"{source}: [model] clear ({ml}) must not exceed floor ({mf})")
         out = cls(tuple(rules), tuple(th), float(mw), float(mf),  # type: ignore[arg-type]
                   float(mc), float(ml), float(mlc), digest, frozenset(prov), cw, aw)
-        fns = _shipped_functions(digest)   # the shipped file: the same code, compiled
-        if fns is None:
-            fns = tuple(_compile(rs, total) for _, rs, total in _functions(out))
+        fns = ((known.fired, known.total, known.clear_ok, known.add_ok) if known is not None
+               else tuple(_compile(rs, total) for _, rs, total in _functions(out)))
         for name, fn in zip(("_fire", "_sum", "_clear_ok", "_add_ok"), fns):
             object.__setattr__(out, name, fn)
         return out
@@ -364,29 +365,19 @@ def _functions(r: Rules) -> tuple[tuple[str, tuple[Rule, ...], bool], ...]:
             ("add_ok", tuple(Rule("ADD", g, 1.0) for g in r.model_add_when), True))
 
 
-def _shipped_doc(digest: str) -> dict[str, Any] | None:
-    """The table of ``shipped_rules.py`` (a new one each call) when ``digest`` is the shipped
-    file's, else None."""
+def _shipped_module(digest: str) -> ModuleType | None:
+    """``shipped_rules.py`` (the table ``doc()`` and the four functions ``Rules`` compiles)
+    when ``digest`` is the shipped file's, else None. The compiled build makes that module
+    native: the rules cost a tenth of the interpreter's time at each re-score."""
     from bulkguard.scoring import shipped_rules
-    return shipped_rules.doc() if shipped_rules.RULES_SHA256 == digest else None
-
-
-def _shipped_functions(digest: str) -> tuple | None:
-    """The four functions of ``shipped_rules.py`` when ``digest`` is the shipped file's, else
-    None. The compiled build makes that module native: the rules cost a tenth of the
-    interpreter's time at each re-score."""
-    from bulkguard.scoring import shipped_rules
-    if shipped_rules.RULES_SHA256 != digest:
-        return None
-    return (shipped_rules.fired, shipped_rules.total, shipped_rules.clear_ok,
-            shipped_rules.add_ok)
+    return shipped_rules if shipped_rules.RULES_SHA256 == digest else None
 
 
 def shipped_rules_module(text: str) -> str:
     """Source of ``bulkguard/scoring/shipped_rules.py`` for the shipped rules file's text:
-    the functions ``Rules`` compiles, as a module of their own (see ``_shipped_functions``),
+    the functions ``Rules`` compiles, as a module of their own (see ``_shipped_module``),
     and the file's table as tomllib reads it (``doc``: parsed when the package is built, not
-    at each start; see ``_shipped_doc``)."""
+    at each start)."""
     import pprint
     import tomllib
     r = Rules.from_toml(text, source="<shipped rules.toml>")
